@@ -1,0 +1,180 @@
+/**
+ * Every domain event: a TypeBox schema for its data, a schema version, and the unions per
+ * aggregate. Data is plain JSON (ISO-8601 strings, never Date); the aggregate id is inside data.
+ * Only ever a passwordHash, never a password.
+ */
+import Type, { type Static, type TSchema } from 'typebox'
+
+export const Uuid = Type.String({ format: 'uuid' })
+/** Catalog ids: lower-case slug for roles, companies, providers. */
+export const Slug = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$', maxLength: 64 })
+/** Identification type codes: upper-case, e.g. CC, NIT, PPT. */
+export const IdTypeCode = Type.String({ pattern: '^[A-Z][A-Z0-9]{0,9}$', maxLength: 10 })
+export const Timestamp = Type.String({ format: 'date-time' })
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
+
+export const ProviderLink = Type.Object({
+  providerId: Slug,
+  externalUserId: Nullable(Type.String({ maxLength: 200 }))
+}, { additionalProperties: false })
+export type ProviderLink = Static<typeof ProviderLink>
+
+const UserProfileFields = {
+  email: Type.String({ maxLength: 254 }),
+  firstName: Type.String({ maxLength: 100 }),
+  lastName: Type.String({ maxLength: 100 }),
+  identificationType: IdTypeCode,
+  identificationNumber: Type.String({ maxLength: 30 }),
+  phone: Nullable(Type.String({ maxLength: 16 }))
+}
+
+const event = <N extends string, P extends Record<string, TSchema>>(type: N, version: number, properties: P) => ({
+  type,
+  version,
+  schema: Type.Object(properties, { additionalProperties: false, $id: type })
+})
+
+// ── user stream: user-<userId> ───────────────────────────────────────────────────────────────
+export const UserRegistered = event('UserRegistered', 1, {
+  userId: Uuid,
+  username: Type.String({ maxLength: 64 }),
+  ...UserProfileFields,
+  passwordHash: Type.String(),
+  roles: Type.Array(Slug),
+  companies: Type.Array(Slug),
+  providers: Type.Array(ProviderLink)
+})
+/** The whole profile after the change, so a reader never needs the previous event. */
+export const UserProfileUpdated = event('UserProfileUpdated', 1, { userId: Uuid, ...UserProfileFields })
+export const UserRoleAssigned = event('UserRoleAssigned', 1, { userId: Uuid, roleId: Slug })
+export const UserRoleRevoked = event('UserRoleRevoked', 1, { userId: Uuid, roleId: Slug })
+/** The user changed its own password (after proving the current one). Revokes tokens. */
+export const UserPasswordChanged = event('UserPasswordChanged', 1, { userId: Uuid, passwordHash: Type.String() })
+/** An administrator set a new password. Revokes tokens. */
+export const UserPasswordReset = event('UserPasswordReset', 1, { userId: Uuid, passwordHash: Type.String() })
+/** Same password, stronger KDF parameters (upgraded on a successful login). Does not revoke tokens. */
+export const UserPasswordRehashed = event('UserPasswordRehashed', 1, { userId: Uuid, passwordHash: Type.String() })
+export const UserDeactivated = event('UserDeactivated', 1, { userId: Uuid, reason: Nullable(Type.String({ maxLength: 500 })) })
+export const UserActivated = event('UserActivated', 1, { userId: Uuid, reason: Nullable(Type.String({ maxLength: 500 })) })
+export const UserCompanyLinked = event('UserCompanyLinked', 1, { userId: Uuid, companyId: Slug })
+export const UserCompanyUnlinked = event('UserCompanyUnlinked', 1, { userId: Uuid, companyId: Slug })
+/** Also appended when an already linked provider gets a different externalUserId. */
+export const UserProviderLinked = event('UserProviderLinked', 1, { userId: Uuid, ...ProviderLink.properties })
+export const UserProviderUnlinked = event('UserProviderUnlinked', 1, { userId: Uuid, providerId: Slug })
+
+// ── authentication stream: auth-<userId>, or auth-unknown-<sha256(username)> ───────────────────
+// Each event carries the stream's folded state after it (failures, lockouts, lockedUntil), so the
+// decision for the next attempt needs only the stream's last event: loading never grows with
+// the number of logins.
+const AuthState = {
+  /** Consecutive failed attempts since the last success or unlock. */
+  failures: Type.Integer({ minimum: 0 }),
+  /** Lockouts since the last success; the lockout window grows with it. */
+  lockouts: Type.Integer({ minimum: 0 }),
+  lockedUntil: Nullable(Timestamp)
+}
+export const AuthenticationSucceeded = event('AuthenticationSucceeded', 1, { userId: Uuid, username: Type.String(), ...AuthState })
+export const AuthenticationFailed = event('AuthenticationFailed', 1, {
+  userId: Nullable(Uuid),
+  username: Type.String({ maxLength: 256 }),
+  reason: Type.Union([
+    Type.Literal('invalid_credentials'),
+    Type.Literal('unknown_user'),
+    Type.Literal('inactive'),
+    Type.Literal('locked')
+  ]),
+  ...AuthState
+})
+export const UserLockedOut = event('UserLockedOut', 1, { userId: Uuid, ...AuthState, lockedUntil: Timestamp })
+export const UserUnlocked = event('UserUnlocked', 1, {
+  userId: Uuid,
+  reason: Type.Union([Type.Literal('expired'), Type.Literal('admin')]),
+  ...AuthState
+})
+
+// ── catalog streams: role-<id>, company-<id>, provider-<id>, identification-type-<code> ───────
+const Name = Type.String({ minLength: 1, maxLength: 200 })
+const OptionalIdentification = {
+  identificationType: Nullable(IdTypeCode),
+  identificationNumber: Nullable(Type.String({ maxLength: 30 }))
+}
+export const RoleDefined = event('RoleDefined', 1, { id: Slug, name: Name, description: Type.String({ maxLength: 1000 }), system: Type.Boolean() })
+export const RoleUpdated = event('RoleUpdated', 1, { id: Slug, name: Name, description: Type.String({ maxLength: 1000 }) })
+export const RoleDeactivated = event('RoleDeactivated', 1, { id: Slug })
+export const RoleActivated = event('RoleActivated', 1, { id: Slug })
+export const CompanyDefined = event('CompanyDefined', 1, { id: Slug, name: Name, ...OptionalIdentification })
+export const CompanyUpdated = event('CompanyUpdated', 1, { id: Slug, name: Name, ...OptionalIdentification })
+export const CompanyDeactivated = event('CompanyDeactivated', 1, { id: Slug })
+export const CompanyActivated = event('CompanyActivated', 1, { id: Slug })
+export const ProviderDefined = event('ProviderDefined', 1, { id: Slug, name: Name, ...OptionalIdentification })
+export const ProviderUpdated = event('ProviderUpdated', 1, { id: Slug, name: Name, ...OptionalIdentification })
+export const ProviderDeactivated = event('ProviderDeactivated', 1, { id: Slug })
+export const ProviderActivated = event('ProviderActivated', 1, { id: Slug })
+export const IdentificationTypeDefined = event('IdentificationTypeDefined', 1, { id: IdTypeCode, name: Name })
+export const IdentificationTypeUpdated = event('IdentificationTypeUpdated', 1, { id: IdTypeCode, name: Name })
+export const IdentificationTypeDeactivated = event('IdentificationTypeDeactivated', 1, { id: IdTypeCode })
+export const IdentificationTypeActivated = event('IdentificationTypeActivated', 1, { id: IdTypeCode })
+
+// ── uniqueness reservations: reservation-<kind>-<value> ───────────────────────────────────────
+const ReservationKind = Type.Union([Type.Literal('username'), Type.Literal('email'), Type.Literal('identification')])
+export const ValueReserved = event('ValueReserved', 1, { kind: ReservationKind, value: Type.String(), userId: Uuid })
+export const ValueReleased = event('ValueReleased', 1, { kind: ReservationKind, value: Type.String(), userId: Uuid })
+
+// ── the set of active identity-admins: identity-admins (guards "never zero active admins") ───
+export const AdminSeatClaimed = event('AdminSeatClaimed', 1, { userId: Uuid })
+export const AdminSeatReleased = event('AdminSeatReleased', 1, { userId: Uuid })
+
+/** Every event type, in one registry: the schema feed, validation and docs read from here. */
+export const eventDefinitions = [
+  UserRegistered, UserProfileUpdated, UserRoleAssigned, UserRoleRevoked,
+  UserPasswordChanged, UserPasswordReset, UserPasswordRehashed,
+  UserDeactivated, UserActivated, UserCompanyLinked, UserCompanyUnlinked,
+  UserProviderLinked, UserProviderUnlinked,
+  AuthenticationSucceeded, AuthenticationFailed, UserLockedOut, UserUnlocked,
+  RoleDefined, RoleUpdated, RoleDeactivated, RoleActivated,
+  CompanyDefined, CompanyUpdated, CompanyDeactivated, CompanyActivated,
+  ProviderDefined, ProviderUpdated, ProviderDeactivated, ProviderActivated,
+  IdentificationTypeDefined, IdentificationTypeUpdated, IdentificationTypeDeactivated, IdentificationTypeActivated,
+  ValueReserved, ValueReleased,
+  AdminSeatClaimed, AdminSeatReleased
+] as const
+
+type Def = (typeof eventDefinitions)[number]
+/** A domain event as the domain sees it: the type tag and its data. */
+export type DomainEvent = { [D in Def as D['type']]: { type: D['type'], data: Static<D['schema']> } }[Def['type']]
+export type EventType = DomainEvent['type']
+export type EventOf<T extends EventType> = Extract<DomainEvent, { type: T }>
+
+export const eventVersion = (type: EventType): number =>
+  eventDefinitions.find(d => d.type === type)!.version
+
+/** Field names whose values are secrets: redacted in every API and feed. */
+export const SECRET_FIELDS = ['passwordHash'] as const
+
+type Pick<T extends EventType> = EventOf<T>
+export type UserEvent = Pick<'UserRegistered' | 'UserProfileUpdated' | 'UserRoleAssigned' | 'UserRoleRevoked' |
+'UserPasswordChanged' | 'UserPasswordReset' | 'UserPasswordRehashed' | 'UserDeactivated' | 'UserActivated' |
+'UserCompanyLinked' | 'UserCompanyUnlinked' | 'UserProviderLinked' | 'UserProviderUnlinked'>
+export type AuthEvent = Pick<'AuthenticationSucceeded' | 'AuthenticationFailed' | 'UserLockedOut' | 'UserUnlocked'>
+export type RoleEvent = Pick<'RoleDefined' | 'RoleUpdated' | 'RoleDeactivated' | 'RoleActivated'>
+export type CompanyEvent = Pick<'CompanyDefined' | 'CompanyUpdated' | 'CompanyDeactivated' | 'CompanyActivated'>
+export type ProviderEvent = Pick<'ProviderDefined' | 'ProviderUpdated' | 'ProviderDeactivated' | 'ProviderActivated'>
+export type IdentificationTypeEvent = Pick<'IdentificationTypeDefined' | 'IdentificationTypeUpdated' |
+'IdentificationTypeDeactivated' | 'IdentificationTypeActivated'>
+export type CatalogEvent = RoleEvent | CompanyEvent | ProviderEvent | IdentificationTypeEvent
+export type ReservationEvent = Pick<'ValueReserved' | 'ValueReleased'>
+export type AdminSeatEvent = Pick<'AdminSeatClaimed' | 'AdminSeatReleased'>
+
+/** Stream names, in one place. */
+export const streams = {
+  user: (userId: string) => `user-${userId}`,
+  auth: (userId: string) => `auth-${userId}`,
+  /** Unknown usernames get a stream of their own too, keyed by a hash, so both paths cost the same. */
+  unknownAuth: (usernameHash: string) => `auth-unknown-${usernameHash}`,
+  role: (id: string) => `role-${id}`,
+  company: (id: string) => `company-${id}`,
+  provider: (id: string) => `provider-${id}`,
+  identificationType: (code: string) => `identification-type-${code}`,
+  reservation: (kind: 'username' | 'email' | 'identification', value: string) => `reservation-${kind}-${value}`,
+  adminSeats: 'identity-admins'
+} as const
