@@ -1,0 +1,29 @@
+/** Catalog use cases: roles, companies, providers and identification types. */
+import { catalogDecider, catalogStream, type CatalogKind } from '../domain/catalog.js'
+import type { CommandDeps } from './deps.js'
+import { handleCommand, type CommandContext } from './handler.js'
+
+export interface CatalogEntryInput {
+  readonly name: string
+  readonly description?: string | null
+  readonly identificationType?: string | null
+  readonly identificationNumber?: string | null
+}
+
+export interface CatalogWriteResult { readonly id: string, readonly position: number | null }
+
+export async function defineCatalogEntry (
+  deps: CommandDeps, kind: CatalogKind, id: string, input: CatalogEntryInput & { system?: boolean }, ctx: CommandContext
+): Promise<CatalogWriteResult> {
+  const handled = await handleCommand(deps, catalogDecider, catalogStream(kind, id),
+    { type: 'DefineCatalogEntry', data: { kind, id, ...input } }, ctx, { idempotency: 'stable' })
+  return { id, position: handled.position }
+}
+
+export async function updateCatalogEntry (
+  deps: CommandDeps, kind: CatalogKind, id: string, input: CatalogEntryInput & { status: 'active' | 'inactive' }, ctx: CommandContext
+): Promise<CatalogWriteResult> {
+  const handled = await handleCommand(deps, catalogDecider, catalogStream(kind, id),
+    { type: 'UpdateCatalogEntry', data: { kind, id, ...input } }, ctx, { idempotency: 'stable' })
+  return { id, position: handled.position }
+}

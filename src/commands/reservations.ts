@@ -1,0 +1,88 @@
+/**
+ * Uniqueness across users (username, email, identification) through reservation streams, the
+ * same on every event store adapter: a value is taken by appending ValueReserved to
+ * reservation-<kind>-<value> at the revision that was read, so of two concurrent claims exactly
+ * one wins.
+ */
+import { DomainError } from '../domain/errors.js'
+import { streams } from '../domain/events.js'
+import { reservationDecider, type ReservationKind } from '../domain/reservation.js'
+import type { CommandDeps } from './deps.js'
+import { deriveEventId, foldRecorded, handleCommand, SYSTEM_ACTOR, type CommandContext } from './handler.js'
+
+const DEFAULT_ORPHAN_SECONDS = 60
+
+/**
+ * Reserves the value for userId and returns the holder. That is userId, except when this is a
+ * retry of the same request (same Idempotency-Key) that already reserved it for the user it
+ * created then: the original user id is returned so the retry converges on the first result.
+ */
+export async function reserve (deps: CommandDeps, kind: ReservationKind, value: string, userId: string, ctx: CommandContext): Promise<string> {
+  const stream = streams.reservation(kind, value)
+  const command = { type: 'Reserve' as const, data: { kind, value, userId } }
+  try {
+    await handleCommand(deps, reservationDecider, stream, command, ctx)
+    return userId
+  } catch (err) {
+    if (!(err instanceof DomainError) || err.code !== 'VALUE_TAKEN') throw err
+    const recorded = await deps.store.readStream(stream, { direction: 'backwards', maxCount: 1 })
+    const last = recorded[0]
+    const holder = last === undefined ? null : foldRecorded(reservationDecider, recorded).holder
+    if (last === undefined || holder === null) throw err
+    // Our own earlier attempt (same Idempotency-Key) reserved it: converge on its user.
+    if (last.id === deriveEventId(ctx, stream, 'ValueReserved', last.revision)) return holder
+    if (!(await isOrphan(deps, holder, String(last.metadata.occurredAt)))) throw err
+    await release(deps, kind, value, holder, { ...ctx, actor: SYSTEM_ACTOR })
+    await handleCommand(deps, reservationDecider, stream, command, ctx)
+    return userId
+  }
+}
+
+export async function release (deps: CommandDeps, kind: ReservationKind, value: string, userId: string, ctx: CommandContext): Promise<void> {
+  await handleCommand(deps, reservationDecider, streams.reservation(kind, value),
+    { type: 'Release', data: { kind, value, userId } }, ctx)
+}
+
+/** Who holds the value now (null: free). */
+export async function holderOf (deps: Pick<CommandDeps, 'store'>, kind: ReservationKind, value: string): Promise<string | null> {
+  const recorded = await deps.store.readStream(streams.reservation(kind, value), { direction: 'backwards', maxCount: 1 })
+  return foldRecorded(reservationDecider, recorded).holder
+}
+
+/** A crashed registration left the reservation: its user stream never appeared, and it is old. */
+async function isOrphan (deps: CommandDeps, holder: string, reservedAt: string): Promise<boolean> {
+  const ageSeconds = (deps.clock().getTime() - Date.parse(reservedAt)) / 1000
+  if (!(ageSeconds > (deps.orphanReservationSeconds ?? DEFAULT_ORPHAN_SECONDS))) return false
+  const user = await deps.store.readStream(streams.user(holder), { maxCount: 1 })
+  return user.length === 0
+}
+
+/** Reserves several values; on any failure releases those already taken, then rethrows. */
+export async function reserveAll (
+  deps: CommandDeps,
+  claims: readonly { kind: ReservationKind, value: string }[],
+  userId: string,
+  ctx: CommandContext
+): Promise<string> {
+  const taken: { kind: ReservationKind, value: string }[] = []
+  let holder = userId
+  try {
+    for (const claim of claims) {
+      holder = await reserve(deps, claim.kind, claim.value, holder, ctx)
+      taken.push(claim)
+    }
+    return holder
+  } catch (err) {
+    await releaseAll(deps, taken, holder, ctx)
+    throw err
+  }
+}
+
+export async function releaseAll (
+  deps: CommandDeps,
+  claims: readonly { kind: ReservationKind, value: string }[],
+  userId: string,
+  ctx: CommandContext
+): Promise<void> {
+  for (const claim of claims) await release(deps, claim.kind, claim.value, userId, ctx)
+}
