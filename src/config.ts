@@ -1,0 +1,239 @@
+/**
+ * The service's configuration: read once from the environment, validated with TypeBox (every
+ * problem reported at once), returned deep-frozen. Nothing else in the project reads process.env.
+ *
+ * Rules: an unset or empty (after trimming) variable takes its default; integers are plain
+ * decimal digits and must lie in their range; durations are seconds unless the name says MS.
+ */
+import { join } from 'node:path'
+import Type, { type TSchema } from 'typebox'
+import { Compile } from 'typebox/compile'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export type EventStoreConfig =
+  | { readonly kind: 'sqlite' }
+  | { readonly kind: 'esdb', readonly connectionString: string }
+
+export interface Config {
+  readonly host: string
+  readonly port: number
+  readonly dataDir: string
+  readonly eventStore: EventStoreConfig
+  readonly admin: { readonly username: string, readonly password: string | null }
+  readonly token: {
+    readonly ttlSeconds: number
+    readonly issuer: string
+    readonly audience: string
+    readonly signingKeyFile: string
+  }
+  readonly scrypt: { readonly logN: number, readonly r: number, readonly p: number }
+  readonly password: { readonly minLength: number }
+  readonly lockout: { readonly threshold: number, readonly baseSeconds: number, readonly maxSeconds: number }
+  readonly rateLimit: { readonly loginPerMinute: number, readonly loginPerMinutePerUsername: number }
+  readonly http: {
+    readonly bodyLimit: number
+    /** Fastify's trustProxy: false, true, a hop count, or a list of trusted addresses/CIDRs. */
+    readonly trustProxy: boolean | number | readonly string[]
+    /** Allowed CORS origins; empty means CORS is off. `*` allows any origin. */
+    readonly corsOrigins: readonly string[]
+  }
+  readonly projectionWaitMs: number
+  readonly seedFile: string | null
+  readonly logLevel: LogLevel
+  readonly sseHeartbeatSeconds: number
+  readonly eventSource: string
+}
+
+export class ConfigError extends Error {
+  constructor (readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Kind = 'int' | 'string'
+
+interface Variable {
+  readonly name: string
+  readonly kind: Kind
+  readonly schema: TSchema
+  /** The default as an operator would write it; null when there is none. */
+  readonly default: string | null
+  /** What a valid value looks like, used in error messages. */
+  readonly expect: string
+  readonly description: string
+}
+
+const int = (name: string, min: number, max: number, dflt: number, description: string): Variable => ({
+  name,
+  kind: 'int',
+  schema: Type.Integer({ minimum: min, maximum: max }),
+  default: String(dflt),
+  expect: `an integer from ${min} to ${max}`,
+  description
+})
+
+const str = (name: string, dflt: string | null, description: string, schema: TSchema = Type.String({ minLength: 1, maxLength: 1024 }), expect = 'a non-empty string of at most 1024 characters'): Variable => ({
+  name, kind: 'string', schema, default: dflt, expect, description
+})
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+const ORIGIN = '(\\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)'
+const PROXY_ENTRY = '[0-9A-Fa-f:.]+(/[0-9]{1,3})?|loopback|linklocal|uniquelocal'
+
+/**
+ * Every variable the service reads, with its default and meaning. Exported so that the README's
+ * configuration table can be generated from (or checked against) the code.
+ */
+export const CONFIG_VARIABLES: readonly Variable[] = [
+  str('HOST', '127.0.0.1', 'Address to listen on. The default only accepts local connections; use 0.0.0.0 (or ::) in a container.'),
+  int('PORT', 0, 65535, 3000, 'TCP port to listen on (0 picks a free port).'),
+  str('IDM_DATA_DIR', './data', 'Directory for the SQLite event store, read model and the generated signing key.'),
+  str('IDM_EVENTSTORE', 'sqlite', "'sqlite' (embedded, in the data directory) or an EventStoreDB connection string (esdb://… or esdb+discover://…).",
+    Type.String({ pattern: '^(sqlite|esdb(\\+discover)?://\\S+)$', maxLength: 4096 }), "'sqlite' or a connection string starting with esdb:// or esdb+discover://"),
+  str('IDM_ADMIN_USERNAME', 'admin', 'Username of the identity-admin created on first start with an empty store.',
+    Type.String({ minLength: 3, maxLength: 64 }), 'a string of 3 to 64 characters'),
+  str('IDM_ADMIN_PASSWORD', null, 'Password of that first admin. When unset, one is generated and printed once.',
+    Type.String({ minLength: 1, maxLength: 1024 }), 'a string of at most 1024 characters'),
+  int('IDM_TOKEN_TTL', 60, 86400, 900, 'Lifetime of access tokens, in seconds.'),
+  str('IDM_TOKEN_ISSUER', 'identity-manager', 'The iss claim of issued tokens (checked on every request).'),
+  str('IDM_TOKEN_AUDIENCE', 'identity-manager', 'The aud claim of issued tokens (checked on every request).'),
+  str('IDM_SIGNING_KEY_FILE', null, 'PEM file with the ES256 (P-256) private key(s); the first signs, the others only verify. Default <data dir>/signing-key.pem, generated (mode 0600) on first start.'),
+  int('IDM_SCRYPT_LOGN', 10, 22, 17, 'scrypt cost: log2 of N for new password hashes (17 is OWASP\'s N=2^17).'),
+  int('IDM_SCRYPT_R', 1, 32, 8, 'scrypt block size r.'),
+  int('IDM_SCRYPT_P', 1, 16, 1, 'scrypt parallelisation p.'),
+  int('IDM_PASSWORD_MIN_LENGTH', 8, 64, 15, 'Minimum password length in code points (NIST SP 800-63B-4; never below 8).'),
+  int('IDM_LOCKOUT_THRESHOLD', 1, 100, 5, 'Consecutive failed logins that lock an account.'),
+  int('IDM_LOCKOUT_BASE_SECONDS', 1, 86400, 60, 'Length of the first lockout, in seconds; it grows with repeated lockouts.'),
+  int('IDM_LOCKOUT_MAX_SECONDS', 1, 2592000, 3600, 'Longest lockout, in seconds.'),
+  int('IDM_LOGIN_RATE_LIMIT', 1, 100000, 20, 'Login attempts per minute per client address before 429.'),
+  int('IDM_LOGIN_RATE_LIMIT_PER_USERNAME', 1, 100000, 10, 'Login attempts per minute per username before 429.'),
+  int('IDM_BODY_LIMIT', 1024, 10485760, 65536, 'Largest accepted request body, in bytes (413 beyond).'),
+  int('IDM_PROJECTION_WAIT_MS', 0, 60000, 5000, 'How long a command waits for the read model to apply its events before answering 503.'),
+  str('IDM_SEED_FILE', null, 'Optional JSON seed file applied on start.'),
+  str('IDM_LOG_LEVEL', 'info', `Log level: ${LOG_LEVELS.join(', ')}.`,
+    Type.Union(LOG_LEVELS.map((l) => Type.Literal(l))), `one of ${LOG_LEVELS.join(', ')}`),
+  str('IDM_TRUST_PROXY', 'false', 'Trust X-Forwarded-* from: false, true (any), a hop count, or a comma-separated list of addresses/CIDRs.',
+    Type.String({ pattern: `^(true|false|[0-9]{1,3}|(${PROXY_ENTRY})(\\s*,\\s*(${PROXY_ENTRY}))*)$` }),
+    'true, false, a hop count, or a comma-separated list of IP addresses/CIDRs'),
+  str('IDM_CORS_ORIGINS', '', 'Comma-separated origins allowed by CORS (e.g. https://app.example.com), or *; empty turns CORS off.',
+    Type.String({ pattern: `^${ORIGIN}(\\s*,\\s*${ORIGIN})*$` }), 'a comma-separated list of origins like https://app.example.com, or *'),
+  int('IDM_SSE_HEARTBEAT_SECONDS', 1, 3600, 15, 'Interval of heartbeat comments on the event stream, in seconds.'),
+  str('IDM_EVENT_SOURCE', '/identity-manager', 'CloudEvents source attribute of the event feed.')
+]
+
+const INT = /^-?[0-9]+$/
+const schema = Type.Object(Object.fromEntries(CONFIG_VARIABLES.map((v) => [v.name, Type.Optional(v.schema)])))
+const check = Compile(schema)
+const byName = new Map(CONFIG_VARIABLES.map((v) => [v.name, v]))
+
+const show = (value: unknown): string => {
+  const s = JSON.stringify(value) ?? String(value)
+  return s.length > 60 ? `${s.slice(0, 57)}…"` : s
+}
+
+export function loadConfig (env: Readonly<Record<string, string | undefined>>): Config {
+  const input: Record<string, string | number> = {}
+  for (const v of CONFIG_VARIABLES) {
+    const raw = env[v.name]?.trim()
+    if (raw === undefined || raw === '') continue
+    input[v.name] = v.kind === 'int' && INT.test(raw) ? Number(raw) : raw
+  }
+
+  const problems: string[] = []
+  const reported = new Set<string>()
+  for (const error of check.Errors(input)) {
+    const name = error.instancePath.split('/')[1] ?? ''
+    const variable = byName.get(name)
+    if (variable === undefined || reported.has(name)) continue
+    reported.add(name)
+    // The admin password is a secret: never echo it back.
+    const got = name === 'IDM_ADMIN_PASSWORD' ? '' : `, got ${show(env[name]?.trim())}`
+    problems.push(`${name} must be ${variable.expect}${got}`)
+  }
+  if (problems.length === 0) problems.push(...crossChecks(input))
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  return deepFreeze(build(input))
+}
+
+function crossChecks (input: Record<string, string | number>): string[] {
+  const problems: string[] = []
+  const n = (name: string): number => (input[name] ?? Number(byName.get(name)?.default)) as number
+  if (n('IDM_LOCKOUT_MAX_SECONDS') < n('IDM_LOCKOUT_BASE_SECONDS')) {
+    problems.push('IDM_LOCKOUT_MAX_SECONDS must be at least IDM_LOCKOUT_BASE_SECONDS')
+  }
+  // scrypt needs 128·N·r bytes per hash; past 1 GiB a single login could exhaust the host.
+  const memory = 128 * 2 ** n('IDM_SCRYPT_LOGN') * n('IDM_SCRYPT_R')
+  if (memory > 2 ** 30) {
+    problems.push(`IDM_SCRYPT_LOGN and IDM_SCRYPT_R ask for ${memory / 2 ** 20} MiB per hash (128·2^logN·r); the limit is 1024 MiB`)
+  }
+  return problems
+}
+
+function build (input: Record<string, string | number>): Config {
+  const s = (name: string): string => String(input[name] ?? byName.get(name)?.default ?? '')
+  const n = (name: string): number => Number(input[name] ?? byName.get(name)?.default)
+  const optional = (name: string): string | null => input[name] === undefined ? null : String(input[name])
+  const list = (value: string): string[] => value.split(',').map((x) => x.trim()).filter((x) => x !== '')
+
+  const dataDir = s('IDM_DATA_DIR')
+  const eventStore = s('IDM_EVENTSTORE')
+  const trustProxy = s('IDM_TRUST_PROXY')
+  return {
+    host: s('HOST'),
+    port: n('PORT'),
+    dataDir,
+    eventStore: eventStore === 'sqlite' ? { kind: 'sqlite' } : { kind: 'esdb', connectionString: eventStore },
+    admin: { username: s('IDM_ADMIN_USERNAME'), password: optional('IDM_ADMIN_PASSWORD') },
+    token: {
+      ttlSeconds: n('IDM_TOKEN_TTL'),
+      issuer: s('IDM_TOKEN_ISSUER'),
+      audience: s('IDM_TOKEN_AUDIENCE'),
+      signingKeyFile: optional('IDM_SIGNING_KEY_FILE') ?? join(dataDir, 'signing-key.pem')
+    },
+    scrypt: { logN: n('IDM_SCRYPT_LOGN'), r: n('IDM_SCRYPT_R'), p: n('IDM_SCRYPT_P') },
+    password: { minLength: n('IDM_PASSWORD_MIN_LENGTH') },
+    lockout: {
+      threshold: n('IDM_LOCKOUT_THRESHOLD'),
+      baseSeconds: n('IDM_LOCKOUT_BASE_SECONDS'),
+      maxSeconds: n('IDM_LOCKOUT_MAX_SECONDS')
+    },
+    rateLimit: {
+      loginPerMinute: n('IDM_LOGIN_RATE_LIMIT'),
+      loginPerMinutePerUsername: n('IDM_LOGIN_RATE_LIMIT_PER_USERNAME')
+    },
+    http: {
+      bodyLimit: n('IDM_BODY_LIMIT'),
+      trustProxy: trustProxy === 'true'
+        ? true
+        : trustProxy === 'false' ? false : INT.test(trustProxy) ? Number(trustProxy) : list(trustProxy),
+      corsOrigins: list(s('IDM_CORS_ORIGINS'))
+    },
+    projectionWaitMs: n('IDM_PROJECTION_WAIT_MS'),
+    seedFile: optional('IDM_SEED_FILE'),
+    logLevel: s('IDM_LOG_LEVEL') as LogLevel,
+    sseHeartbeatSeconds: n('IDM_SSE_HEARTBEAT_SECONDS'),
+    eventSource: s('IDM_EVENT_SOURCE')
+  }
+}
+
+/** The configuration with secrets masked, for a startup log line. */
+export function describeConfig (config: Config): Record<string, unknown> {
+  return {
+    ...config,
+    eventStore: config.eventStore.kind === 'sqlite'
+      ? config.eventStore
+      : { kind: 'esdb', connectionString: config.eventStore.connectionString.replace(/\/\/[^@/]*@/, '//***@') },
+    admin: { username: config.admin.username, password: config.admin.password === null ? null : '***' }
+  }
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child)
+    Object.freeze(value)
+  }
+  return value
+}

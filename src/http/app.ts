@@ -1,0 +1,121 @@
+/**
+ * The HTTP application: `buildApp(deps)` assembles Fastify with the shell plugins (request ids,
+ * problem details, JSON-only bodies, validation, security headers, metrics, rate limits,
+ * OpenAPI, authentication, health) and registers the resource route plugins under /v1.
+ * It never listens: main.ts calls `listen`, and `close` on SIGTERM; tests use `inject`.
+ */
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyPluginOptions,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault
+} from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Registry } from 'prom-client'
+import type { Config } from '../config.js'
+import type { SigningKeys } from './keys.js'
+import { authPlugin, declareAuth, type CredentialLookup } from './plugins/auth.js'
+import { bodyPlugin } from './plugins/body.js'
+import type { ErrorMapper } from './plugins/error-map.js'
+import { healthPlugin } from './plugins/health.js'
+import { loggerOptions } from './plugins/logging.js'
+import { metricsPlugin } from './plugins/metrics.js'
+import { openApiPlugin } from './plugins/openapi.js'
+import { frameworkErrors, problemsPlugin } from './plugins/problems.js'
+import { rateLimitPlugin } from './plugins/rate-limit.js'
+import { genReqId, requestIdPlugin } from './plugins/request-id.js'
+import { securityPlugin } from './plugins/security.js'
+import { prepareRequestSchemas, validatorCompiler } from './plugins/validation.js'
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>
+
+/** A resource route plugin, registered under /v1 (write it as FastifyPluginAsyncTypebox). */
+export type RoutePlugin = FastifyPluginAsync<any, RawServerDefault, any>
+
+export type RouteRegistration = RoutePlugin | { readonly plugin: RoutePlugin, readonly options?: FastifyPluginOptions }
+
+export interface AppDeps {
+  readonly config: Config
+  readonly keys: SigningKeys
+  /** The per-request revocation check (status, lock, credential version, roles). */
+  readonly credentials: CredentialLookup
+  /** false: no logs (tests); true/undefined: pino at config.logLevel; an object: pino options. */
+  readonly logger?: boolean | Record<string, unknown>
+  /** For GET /health/ready; default always ready. */
+  readonly ready?: () => boolean
+  readonly metrics?: { readonly registry?: Registry, readonly defaultMetrics?: boolean }
+  /** Resource plugins, registered in order under the /v1 prefix. */
+  readonly routes?: readonly RouteRegistration[]
+  /** Consulted before the built-in error table (domain, event store and command errors). */
+  readonly errorMappers?: readonly ErrorMapper[]
+  /** The time for token issue and expiry checks; tests freeze it. */
+  readonly clock?: () => Date
+  /** Verified-token cache entries (default 10 000; 0 turns the cache off, e.g. to benchmark). */
+  readonly tokenCacheSize?: number
+  /** info.version of the OpenAPI document. */
+  readonly version?: string
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The validated, frozen configuration. */
+    config: Config
+    clock: () => Date
+  }
+}
+
+export const API_PREFIX = '/v1'
+
+export async function buildApp (deps: AppDeps): Promise<App> {
+  const { config } = deps
+  const clock = deps.clock ?? (() => new Date())
+  const trustProxy = config.http.trustProxy
+  const app: App = Fastify({
+    logger: loggerOptions(deps.logger, config.logLevel),
+    bodyLimit: config.http.bodyLimit,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Fastify accepts a hop count (proxy-addr semantics) although its types omit number.
+    trustProxy: (Array.isArray(trustProxy) ? [...trustProxy] : trustProxy) as boolean | string[],
+    requestIdHeader: false,
+    genReqId,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    frameworkErrors,
+    // Slow-loris guard: the whole request must arrive within 30 s (responses may stream longer).
+    requestTimeout: 30_000,
+    routerOptions: { maxParamLength: 512 }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setValidatorCompiler(validatorCompiler)
+  app.decorate('config', config)
+  app.decorate('clock', clock)
+  // Order matters. Route-shaping hooks first; then the hooks every response needs (request id,
+  // problems, security headers), which a child context (like /docs) only inherits when they
+  // exist before it is registered; then the OpenAPI collector, before any documented route.
+  app.addHook('onRoute', prepareRequestSchemas)
+  app.addHook('onRoute', (route) => declareAuth(route, API_PREFIX))
+  await app.register(requestIdPlugin)
+  await app.register(problemsPlugin, { mappers: deps.errorMappers ?? [] })
+  await app.register(bodyPlugin)
+  await app.register(securityPlugin, { corsOrigins: config.http.corsOrigins })
+  await app.register(openApiPlugin, { version: deps.version ?? '1.0.0' })
+  await app.register(metricsPlugin, deps.metrics ?? {})
+  await app.register(rateLimitPlugin, { config })
+  await app.register(authPlugin, {
+    config, keys: deps.keys, credentials: deps.credentials, clock, ...(deps.tokenCacheSize === undefined ? {} : { tokenCacheSize: deps.tokenCacheSize })
+  })
+  await app.register(healthPlugin, deps.ready === undefined ? {} : { ready: deps.ready })
+
+  await app.register(async (v1) => {
+    for (const route of deps.routes ?? []) {
+      if (typeof route === 'function') await v1.register(route)
+      else await v1.register(route.plugin, route.options ?? {})
+    }
+  }, { prefix: API_PREFIX })
+
+  return app
+}
