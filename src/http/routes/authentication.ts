@@ -1,0 +1,31 @@
+/** POST /v1/authentication: credentials in, a signed access token out (RFC 6749 §5.1 names). */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { authenticate } from '../../commands/authentication.js'
+import { AccessTokenResponse, problemResponses } from '../schemas/common.js'
+import { caughtUp, commandContext, type RouteDeps } from './context.js'
+
+const Credentials = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 256 }),
+  password: Type.String({ minLength: 1, maxLength: 4096 })
+})
+
+export const authenticationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  app.post('/authentication', {
+    config: { auth: false },
+    preHandler: app.loginRateLimits,
+    schema: {
+      tags: ['authentication'],
+      summary: 'Exchange a username and password for a bearer token',
+      description: 'Every failure (unknown user, wrong password, locked or inactive account) is the same 401.',
+      body: Credentials,
+      response: { 200: AccessTokenResponse, ...problemResponses(401, 429, 503) }
+    }
+  }, async (request, reply) => {
+    const user = await authenticate(deps.commands, request.body, commandContext(request, deps))
+    // The token's credential version is checked against the read model on every request.
+    await caughtUp(deps, user.position)
+    reply.header('cache-control', 'no-store')
+    return app.issueToken(user)
+  })
+}

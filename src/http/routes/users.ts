@@ -1,0 +1,137 @@
+/** /v1/users: list, read, create, update profile, status and password. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
+import { changeOwnPassword, resetPassword, unlockAccount } from '../../commands/authentication.js'
+import { changeStatus, registerUser, updateProfile } from '../../commands/users.js'
+import { normalizeUsername } from '../../domain/identity-values.js'
+import { getUserById, getUserByUsername, type UserView } from '../../projections/user-queries.js'
+import { listUsers } from '../../projections/list-users.js'
+import { problem } from '../plugins/problems.js'
+import { Paged, problemResponses } from '../schemas/common.js'
+import {
+  CreateUserBody, PasswordBody, StatusBody, UpdateProfileBody, User, UserIdParam, UserListQuery, UsernameParam
+} from '../schemas/users.js'
+import { caughtUp, commandContext, ifMatchVersion, nowIso, type RouteDeps } from './context.js'
+
+const READERS = ['identity-auditor']
+const ADMINS = ['identity-admin']
+
+/** Sends one user with its strong ETag (the stream revision). */
+export function sendUser (reply: FastifyReply, user: UserView | null, status = 200): UserView {
+  if (user === null) throw problem.notFound('No such user.')
+  reply.code(status).header('etag', `"${user.version}"`)
+  return user
+}
+
+export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const userAfter = async (userId: string, position: number | null) => {
+    await caughtUp(deps, position)
+    return getUserById(deps.db, userId, nowIso(deps))
+  }
+
+  app.get('/users', {
+    config: { auth: { roles: READERS } },
+    schema: {
+      tags: ['users'],
+      summary: 'List users (filters combine with AND; keyset pagination by username)',
+      querystring: UserListQuery,
+      response: { 200: Paged(User) }
+    }
+  }, async (request) => {
+    const { limit, cursor, ...filter } = request.query
+    return listUsers(deps.db, filter, { limit: limit ?? 50, ...(cursor === undefined ? {} : { cursor }) }, nowIso(deps))
+  })
+
+  app.get('/users/me', {
+    config: { auth: {} },
+    schema: { tags: ['users'], summary: 'The authenticated user', response: { 200: User, ...problemResponses(404) } }
+  }, async (request, reply) => sendUser(reply, getUserById(deps.db, request.principal!.userId, nowIso(deps))))
+
+  app.get('/users/by-username/:username', {
+    config: { auth: { roles: READERS } },
+    schema: { tags: ['users'], summary: 'Look a user up by username', params: UsernameParam, response: { 200: User, ...problemResponses(404) } }
+  }, async (request, reply) => {
+    let username: string
+    try {
+      username = normalizeUsername(request.params.username)
+    } catch {
+      throw problem.notFound('No such user.')
+    }
+    return sendUser(reply, getUserByUsername(deps.db, username, nowIso(deps)))
+  })
+
+  app.get('/users/:id', {
+    config: { auth: { roles: READERS, self: 'params.id' } },
+    schema: { tags: ['users'], summary: 'Read a user', params: UserIdParam, response: { 200: User, ...problemResponses(404) } }
+  }, async (request, reply) => sendUser(reply, getUserById(deps.db, request.params.id, nowIso(deps))))
+
+  app.post('/users', {
+    config: { auth: { roles: ADMINS } },
+    schema: {
+      tags: ['users'],
+      summary: 'Create a user',
+      body: CreateUserBody,
+      response: { 201: User, ...problemResponses(409, 422, 503) }
+    }
+  }, async (request, reply) => {
+    const { userId, position } = await registerUser(deps.commands, { phone: null, ...request.body }, commandContext(request, deps))
+    reply.header('location', `/v1/users/${userId}`)
+    return sendUser(reply, await userAfter(userId, position), 201)
+  })
+
+  app.put('/users/:id', {
+    config: { auth: { roles: ADMINS } },
+    schema: {
+      tags: ['users'],
+      summary: 'Replace the profile fields (username, roles, status and password are not part of it)',
+      params: UserIdParam,
+      body: UpdateProfileBody,
+      response: { 200: User, ...problemResponses(404, 409, 412, 422, 503) }
+    }
+  }, async (request, reply) => {
+    const ifMatch = ifMatchVersion(request)
+    const { position } = await updateProfile(deps.commands, request.params.id, { phone: null, ...request.body },
+      commandContext(request, deps), ifMatch === undefined ? {} : { ifMatch })
+    return sendUser(reply, await userAfter(request.params.id, position))
+  })
+
+  app.put('/users/:id/status', {
+    config: { auth: { roles: ADMINS } },
+    schema: {
+      tags: ['users'],
+      summary: 'Activate or deactivate a user (activating also ends a lockout)',
+      params: UserIdParam,
+      body: StatusBody,
+      response: { 200: User, ...problemResponses(404, 409, 422, 503) }
+    }
+  }, async (request, reply) => {
+    const { status, reason } = request.body
+    const { position } = await changeStatus(deps.commands, request.params.id, status, reason ?? null,
+      commandContext(request, deps), unlockAccount)
+    return sendUser(reply, await userAfter(request.params.id, position))
+  })
+
+  app.put('/users/:id/password', {
+    config: { auth: { roles: ADMINS, self: 'params.id' } },
+    schema: {
+      tags: ['users'],
+      summary: 'Change one\'s own password (currentPassword required) or, as an admin, reset another user\'s',
+      params: UserIdParam,
+      body: PasswordBody,
+      response: { 204: { type: 'null', description: 'Password changed' }, ...problemResponses(404, 422, 503) }
+    }
+  }, async (request, reply) => {
+    const { newPassword, currentPassword } = request.body
+    const ctx = commandContext(request, deps)
+    const own = request.params.id === request.principal!.userId
+    if (own && currentPassword === undefined) {
+      throw problem.badRequest('Changing your own password needs currentPassword.',
+        [{ path: '/body/currentPassword', message: 'is required to change your own password' }])
+    }
+    const { position } = own
+      ? await changeOwnPassword(deps.commands, request.params.id, { currentPassword: currentPassword!, newPassword }, ctx)
+      : await resetPassword(deps.commands, request.params.id, newPassword, ctx)
+    await caughtUp(deps, position)
+    return reply.code(204).send(null)
+  })
+}

@@ -1,0 +1,145 @@
+/**
+ * The composition root: opens the event store and the read model, starts the projection,
+ * bootstraps a fresh store, and builds the HTTP app on top. main.ts (and the tests) call
+ * `openService`; nothing else wires adapters together.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { Gauge } from 'prom-client'
+import { v7 as uuidv7 } from 'uuid'
+import { bootstrap, type BootstrapResult } from './commands/bootstrap.js'
+import type { CommandDeps } from './commands/deps.js'
+import { createKeyedLock } from './commands/keyed-lock.js'
+import { createPasswordHasher, type PasswordHasher } from './commands/password-hasher.js'
+import type { Config } from './config.js'
+import { passwordPolicy } from './domain/password-policy.js'
+import type { EventStore } from './eventstore/port.js'
+import { openSqliteEventStore } from './eventstore/sqlite.js'
+import { buildApp, type App } from './http/app.js'
+import { loadOrCreateSigningKeys, type SigningKeys } from './http/keys.js'
+import { authenticationRoutes } from './http/routes/authentication.js'
+import { catalogRoutes } from './http/routes/catalogs.js'
+import type { RouteDeps } from './http/routes/context.js'
+import { userAssociationsRoutes } from './http/routes/user-associations.js'
+import { usersRoutes } from './http/routes/users.js'
+import { InvalidCursorError } from './projections/cursor.js'
+import { rebuildReadModel } from './projections/rebuild.js'
+import { createProjectionRunner, type ProjectionRunner } from './projections/runner.js'
+import { openReadModel, type ReadModel } from './projections/schema.js'
+import { getCredentialState } from './projections/user-queries.js'
+import { readSeedFile } from './seed-file.js'
+
+export interface ServiceOptions {
+  /** pino options, or false for silence (tests). */
+  readonly logger?: boolean | Record<string, unknown>
+  readonly clock?: () => Date
+  /** Override the KDF (tests use a cheap cost through configuration instead, where they can). */
+  readonly hasher?: PasswordHasher
+  readonly keys?: SigningKeys
+}
+
+export interface Service {
+  readonly app: App
+  readonly store: EventStore
+  readonly readModel: ReadModel
+  readonly runner: ProjectionRunner
+  readonly commands: CommandDeps
+  readonly bootstrap: BootstrapResult
+  close(): Promise<void>
+}
+
+export async function openService (config: Config, options: ServiceOptions = {}): Promise<Service> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+  const clock = options.clock ?? (() => new Date())
+  const store = openEventStore(config)
+  const readModelPath = join(config.dataDir, 'read-model.db')
+  let readModel = openReadModel(readModelPath)
+  if (readModel.needsRebuild) {
+    readModel.close()
+    await rebuildReadModel({ store, path: readModelPath })
+    readModel = openReadModel(readModelPath)
+  }
+  const runner = createProjectionRunner({ store, readModel })
+  await runner.start()
+
+  const commands: CommandDeps = {
+    store,
+    clock,
+    newId: uuidv7,
+    hasher: options.hasher ?? await createPasswordHasher(config.scrypt),
+    passwordPolicy: passwordPolicy(config.password.minLength),
+    lockoutPolicy: {
+      maxFailures: config.lockout.threshold,
+      baseLockoutSeconds: config.lockout.baseSeconds,
+      maxLockoutSeconds: config.lockout.maxSeconds
+    },
+    loginLock: createKeyedLock()
+  }
+  const booted = await bootstrap(commands, {
+    adminUsername: config.admin.username,
+    ...(config.admin.password === null ? {} : { adminPassword: config.admin.password }),
+    ...(config.seedFile === null ? {} : { seed: readSeedFile(config.seedFile) })
+  }, { actor: { id: null, username: 'system' }, correlationId: `bootstrap-${uuidv7()}`, commandId: uuidv7() })
+  await runner.waitFor(await store.headPosition(), config.projectionWaitMs)
+
+  const routeDeps: RouteDeps = {
+    commands,
+    db: readModel.db,
+    waitFor: (position, timeoutMs) => runner.waitFor(position, timeoutMs),
+    projectionWaitMs: config.projectionWaitMs
+  }
+  const app = await buildApp({
+    config,
+    keys: options.keys ?? loadOrCreateSigningKeys({ keyFile: config.token.signingKeyFile }),
+    credentials: { lookup: userId => getCredentialState(readModel.db, userId) },
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    clock,
+    ready: () => runner.state === 'running' && runner.caughtUp,
+    routes: [
+      { plugin: authenticationRoutes, options: routeDeps },
+      { plugin: usersRoutes, options: routeDeps },
+      { plugin: userAssociationsRoutes, options: routeDeps },
+      { plugin: catalogRoutes, options: routeDeps }
+    ],
+    errorMappers: [err => err instanceof InvalidCursorError
+      ? { status: 400, slug: 'invalid-cursor', title: 'Invalid cursor', detail: 'The cursor is not one this list handed out.', extensions: { errors: [{ path: '/query/cursor', message: 'is not a valid cursor' }] } }
+      : undefined]
+  })
+  registerServiceMetrics(app, store, runner)
+
+  let closed = false
+  return {
+    app,
+    store,
+    readModel,
+    runner,
+    commands,
+    bootstrap: booted,
+    async close () {
+      if (closed) return
+      closed = true
+      await app.close()
+      await runner.stop()
+      await store.close()
+      readModel.close()
+    }
+  }
+}
+
+function openEventStore (config: Config): EventStore {
+  if (config.eventStore.kind === 'sqlite') return openSqliteEventStore({ path: join(config.dataDir, 'events.db') })
+  throw new Error('the EventStoreDB adapter is not wired yet')
+}
+
+function registerServiceMetrics (app: App, store: EventStore, runner: ProjectionRunner): void {
+  const registry = app.metrics.registry
+  const applied = new Gauge({ name: 'idm_projection_position', help: 'Global position the local read model has applied', registers: [registry] })
+  runner.on('batch', batch => applied.set(batch.to))
+  applied.set(runner.position)
+  new Gauge({ // eslint-disable-line no-new
+    name: 'idm_projection_lag_events',
+    help: 'Events committed to the event store that the local read model has not applied yet',
+    registers: [registry],
+    async collect () { this.set(Math.max(0, (await store.headPosition()) - runner.position)) }
+  })
+}
