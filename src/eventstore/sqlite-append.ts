@@ -1,11 +1,9 @@
-import { validate as isUuid } from 'uuid'
 import {
   IdempotencyConflictError, WrongExpectedRevisionError,
-  type AppendResult, type EventToAppend, type ExpectedRevision
+  type AppendResult, type ExpectedRevision
 } from './port.js'
 import type { StoredPlace, Statements } from './sqlite-schema.js'
-
-const MAX_STREAM_LENGTH = 512
+import { validateAppend, type ValidatedEvent } from './validation.js'
 
 /** An event ready for the INSERT: validated, id normalized, JSON serialized once. */
 interface SerializedEvent {
@@ -23,43 +21,17 @@ export interface PreparedAppend {
 }
 
 /**
- * Validates and serializes before queueing, so that a bad call (or data JSON cannot represent)
- * fails alone with a TypeError instead of aborting the group commit it would have joined.
+ * Validates (shared rules, src/eventstore/validation.ts) and serializes before queueing, so that a
+ * bad call (or data JSON cannot represent) fails alone with a TypeError instead of aborting the
+ * group commit it would have joined.
  */
 export function prepareAppend (stream: unknown, events: unknown, options: unknown): PreparedAppend {
-  if (typeof stream !== 'string' || stream.length === 0 || stream.length > MAX_STREAM_LENGTH) {
-    throw new TypeError(`stream must be a non-empty string of at most ${MAX_STREAM_LENGTH} characters`)
-  }
-  if (!Array.isArray(events)) throw new TypeError('events must be an array')
-  const expected = (options as { expectedRevision?: unknown } | undefined)?.expectedRevision
-  if (!isExpectedRevision(expected)) {
-    throw new TypeError("expectedRevision must be 'any', 'no_stream', 'stream_exists' or a revision ≥ 0")
-  }
-  const ids = new Set<string>()
-  const serialized = events.map((event: unknown, index) => serialize(event, index, ids))
-  return { stream, expected, events: serialized }
+  const validated = validateAppend(stream, events, options)
+  return { stream: validated.stream, expected: validated.expected, events: validated.events.map(serialize) }
 }
 
-function isExpectedRevision (value: unknown): value is ExpectedRevision {
-  return value === 'any' || value === 'no_stream' || value === 'stream_exists' ||
-    (Number.isSafeInteger(value) && (value as number) >= 0)
-}
-
-function serialize (event: unknown, index: number, ids: Set<string>): SerializedEvent {
-  const { id, type, data, metadata } = (event ?? {}) as Partial<EventToAppend>
-  if (typeof id !== 'string' || !isUuid(id)) throw new TypeError(`events[${index}].id must be a UUID`)
-  // UUIDs are case-insensitive; one spelling keeps the UNIQUE index honest about retries.
-  const normalized = id.toLowerCase()
-  if (ids.has(normalized)) throw new TypeError(`events[${index}].id ${id} appears twice in the batch`)
-  ids.add(normalized)
-  if (typeof type !== 'string' || type.length === 0) throw new TypeError(`events[${index}].type must be a non-empty string`)
-  if (!isPlainObject(data)) throw new TypeError(`events[${index}].data must be a JSON object`)
-  if (!isPlainObject(metadata)) throw new TypeError(`events[${index}].metadata must be a JSON object`)
-  return { id: normalized, type, data: JSON.stringify(data), metadata: JSON.stringify(metadata) }
-}
-
-function isPlainObject (value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
+function serialize (event: ValidatedEvent): SerializedEvent {
+  return { id: event.id, type: event.type, data: event.dataJson, metadata: event.metadataJson }
 }
 
 /**
