@@ -14,6 +14,7 @@ import { createPasswordHasher, type PasswordHasher } from './commands/password-h
 import type { Config } from './config.js'
 import { passwordPolicy } from './domain/password-policy.js'
 import type { EventStore } from './eventstore/port.js'
+import { openEventStoreDbEventStore } from './eventstore/eventstoredb.js'
 import { openSqliteEventStore } from './eventstore/sqlite.js'
 import { buildApp, type App } from './http/app.js'
 import { loadOrCreateSigningKeys, type SigningKeys } from './http/keys.js'
@@ -127,8 +128,9 @@ export async function openService (config: Config, options: ServiceOptions = {})
 }
 
 function openEventStore (config: Config): EventStore {
-  if (config.eventStore.kind === 'sqlite') return openSqliteEventStore({ path: join(config.dataDir, 'events.db') })
-  throw new Error('the EventStoreDB adapter is not wired yet')
+  return config.eventStore.kind === 'sqlite'
+    ? openSqliteEventStore({ path: join(config.dataDir, 'events.db') })
+    : openEventStoreDbEventStore({ connectionString: config.eventStore.connectionString })
 }
 
 function registerServiceMetrics (app: App, store: EventStore, runner: ProjectionRunner): void {

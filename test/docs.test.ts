@@ -1,11 +1,18 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import t from 'tap'
+import { renderConfigReference } from '../src/config-docs.js'
 import { renderEventReference } from '../src/domain/event-docs.js'
 
-const path = new URL('../docs/events.md', import.meta.url)
+const generated: [string, () => string][] = [
+  ['events.md', renderEventReference],
+  ['configuration.md', renderConfigReference]
+]
 
-t.test('docs/events.md lists every event type with its fields, as the schemas say', async t => {
-  const expected = renderEventReference()
-  if (process.env.UPDATE_DOCS === '1') writeFileSync(path, expected)
-  t.equal(readFileSync(path, 'utf8'), expected, 'run UPDATE_DOCS=1 npx tap test/docs.test.ts after changing an event')
-})
+for (const [file, render] of generated) {
+  t.test(`docs/${file} says what the code says`, async t => {
+    const path = new URL(`../docs/${file}`, import.meta.url)
+    const expected = render()
+    if (process.env.UPDATE_DOCS === '1') writeFileSync(path, expected)
+    t.equal(readFileSync(path, 'utf8'), expected, 'run UPDATE_DOCS=1 npx tap test/docs.test.ts after changing it')
+  })
+}
