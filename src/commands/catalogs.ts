@@ -1,7 +1,7 @@
 /** Catalog use cases: roles, companies, providers and identification types. */
 import { catalogDecider, catalogStream, type CatalogKind } from '../domain/catalog.js'
 import type { CommandDeps } from './deps.js'
-import { handleCommand, type CommandContext } from './handler.js'
+import { createdByThisRequest, handleCommand, type CommandContext } from './handler.js'
 
 export interface CatalogEntryInput {
   readonly name: string
@@ -15,7 +15,10 @@ export interface CatalogWriteResult { readonly id: string, readonly position: nu
 export async function defineCatalogEntry (
   deps: CommandDeps, kind: CatalogKind, id: string, input: CatalogEntryInput & { system?: boolean }, ctx: CommandContext
 ): Promise<CatalogWriteResult> {
-  const handled = await handleCommand(deps, catalogDecider, catalogStream(kind, id),
+  const stream = catalogStream(kind, id)
+  const replayed = await createdByThisRequest(deps.store, stream, ctx)
+  if (replayed !== null) return { id, position: replayed }
+  const handled = await handleCommand(deps, catalogDecider, stream,
     { type: 'DefineCatalogEntry', data: { kind, id, ...input } }, ctx, { idempotency: 'stable' })
   return { id, position: handled.position }
 }

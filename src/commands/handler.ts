@@ -135,6 +135,16 @@ export function stamp (
   })
 }
 
+/**
+ * When this request (same Idempotency-Key) already created the stream, the position of that first
+ * event: a retried creation answers as the first time instead of "already exists".
+ */
+export async function createdByThisRequest (store: EventStore, stream: string, ctx: CommandContext): Promise<number | null> {
+  if (ctx.idempotencyKey === undefined) return null
+  const [first] = await store.readStream(stream, { maxCount: 1 })
+  return first !== undefined && first.id === deriveEventId(ctx, stream, first.type, 0) ? first.position : null
+}
+
 /** The id an event gets under an Idempotency-Key (slot: index in batch, or revision; see HandleOptions). */
 export function deriveEventId (ctx: CommandContext, stream: string, type: string, slot: number): string | undefined {
   if (ctx.idempotencyKey === undefined) return undefined

@@ -22,7 +22,9 @@ export async function reserve (deps: CommandDeps, kind: ReservationKind, value: 
   const command = { type: 'Reserve' as const, data: { kind, value, userId } }
   try {
     await handleCommand(deps, reservationDecider, stream, command, ctx)
-    return userId
+    // Under an Idempotency-Key a parallel retry of the same request may have appended the same
+    // event id first, for the user id it chose: our append was then a no-op. Converge on it.
+    return ctx.idempotencyKey === undefined ? userId : (await holderOf(deps, kind, value)) ?? userId
   } catch (err) {
     if (!(err instanceof DomainError) || err.code !== 'VALUE_TAKEN') throw err
     const recorded = await deps.store.readStream(stream, { direction: 'backwards', maxCount: 1 })

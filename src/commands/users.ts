@@ -10,7 +10,7 @@ import { isActiveAdmin, userDecider, type UserCommand, type UserProfile, type Us
 import { claimSeat, releaseSeat } from './admin-seats.js'
 import { loadCatalogSnapshot } from './catalog-snapshot.js'
 import type { CommandDeps } from './deps.js'
-import { deriveEventId, foldRecorded, handleCommand, type CommandContext, type Handled } from './handler.js'
+import { createdByThisRequest, foldRecorded, handleCommand, type CommandContext, type Handled } from './handler.js'
 import { releaseAll, reserveAll } from './reservations.js'
 
 /** What a write returns: the user it touched and how far the log got (for read-your-writes). */
@@ -46,8 +46,8 @@ export async function registerUser (deps: CommandDeps, input: RegisterUserInput,
 
   const claims = uniquenessClaims(username, input)
   const userId = await reserveAll(deps, claims, deps.newId(), ctx)
-  const replayed = await replayedRegistration(deps, userId, ctx)
-  if (replayed !== null) return replayed
+  const replayed = await createdByThisRequest(deps.store, streams.user(userId), ctx)
+  if (replayed !== null) return { userId, position: replayed }
   let handled: Handled<UserState>
   try {
     handled = await handleCommand(deps, userDecider, streams.user(userId), command(userId), ctx, { idempotency: 'stable' })
@@ -57,14 +57,6 @@ export async function registerUser (deps: CommandDeps, input: RegisterUserInput,
   }
   if (isActiveAdmin(handled.state)) await claimSeat(deps, userId, ctx)
   return { userId, position: handled.position }
-}
-
-/** This request (same Idempotency-Key) already created the user: answer as the first time. */
-async function replayedRegistration (deps: CommandDeps, userId: string, ctx: CommandContext): Promise<WriteResult | null> {
-  const stream = streams.user(userId)
-  const [first] = await deps.store.readStream(stream, { maxCount: 1 })
-  if (first === undefined || first.id !== deriveEventId(ctx, stream, first.type, 0)) return null
-  return { userId, position: first.position }
 }
 
 export async function updateProfile (

@@ -146,3 +146,25 @@ t.test('bootstrap is idempotent and generates a password when none is given', as
   const types = (await deps.store.readAll({ limit: 100000 })).filter(e => e.type === 'IdentificationTypeDefined').map(e => e.data.id)
   t.same(types.sort(), ['CC', 'CE', 'NIT', 'PA', 'PEP', 'PPT', 'RC', 'TI'])
 })
+
+t.test('parallel retries of one registration with the same Idempotency-Key converge on one user', async t => {
+  const { deps } = await setup(t)
+  for (let round = 0; round < 10; round++) {
+    const body = newUser()
+    const key = { idempotencyKey: `parallel-${round}` }
+    const results = await Promise.all(Array.from({ length: 5 }, () => registerUser(deps, body, ctx(undefined, key))))
+    t.equal(new Set(results.map(r => r.userId)).size, 1, `round ${round}: one user id for every retry`)
+    const users = (await registered(deps)).filter(e => e.data.username === body.username)
+    t.equal(users.length, 1, `round ${round}: one UserRegistered`)
+  }
+})
+
+t.test('a retried catalog definition with the same Idempotency-Key answers as the first time', async t => {
+  const { deps } = await setup(t)
+  const key = { idempotencyKey: 'define-acme' }
+  const first = await defineCatalogEntry(deps, 'company', 'acme', { name: 'ACME' }, ctx(undefined, key))
+  const again = await defineCatalogEntry(deps, 'company', 'acme', { name: 'ACME' }, ctx(undefined, key))
+  t.equal(again.position, first.position)
+  t.equal(await codeOf(defineCatalogEntry(deps, 'company', 'acme', { name: 'ACME' }, ctx())), 'CATALOG_ENTRY_EXISTS',
+    'without the key it is a conflict')
+})
