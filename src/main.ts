@@ -1,8 +1,12 @@
 /**
  * `npm start`: read the configuration once, open the service on it, listen, and shut down
  * gracefully on SIGTERM/SIGINT (stop accepting, finish in-flight requests, close the stores).
+ * `start` is also `idm serve` (src/cli.ts); importing this module runs nothing.
  */
-import { ConfigError, loadConfig } from './config.js'
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { DomainError } from './domain/errors.js'
 import { openService } from './service.js'
 
 export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -16,7 +20,23 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
     }
     throw err
   }
-  const service = await openService(config)
+  await start(config)
+}
+
+/** Opens the service on `config`, listens, says where, and stops gracefully on SIGTERM/SIGINT. */
+export async function start (config: Config): Promise<void> {
+  let service
+  try {
+    service = await openService(config)
+  } catch (err) {
+    // On first start the admin is registered from IDM_ADMIN_USERNAME/IDM_ADMIN_PASSWORD: a rule
+    // they break is a configuration error, said in one line that names the variable.
+    if (err instanceof DomainError) {
+      process.stderr.write(`identity-manager failed to start: ${startupProblem(err)}\n`)
+      process.exit(1)
+    }
+    throw err
+  }
   const { app } = service
   const created = service.bootstrap.adminCreated
   const address = await app.listen({ host: config.host, port: config.port })
@@ -48,7 +68,24 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
   process.once('SIGINT', () => stop('SIGINT'))
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`identity-manager failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  process.exit(1)
-})
+function startupProblem (err: DomainError): string {
+  if (err.code === 'WEAK_PASSWORD') return `IDM_ADMIN_PASSWORD is not acceptable: ${err.message} (${String(err.details.reason)})`
+  if (err.code === 'INVALID_USERNAME') return `IDM_ADMIN_USERNAME is not a valid username: ${err.message}`
+  return `${err.code}: ${err.message}`
+}
+
+/** True when this file is the program (`node dist/main.js`, or `node dist/main`), not a module the CLI imported. */
+function isEntryPoint (): boolean {
+  const entry = process.argv[1]
+  if (entry === undefined) return false
+  const real = (path: string): string => { try { return realpathSync(path) } catch { return path } }
+  const bare = (path: string): string => real(path).replace(/\.[cm]?[jt]s$/, '')
+  return bare(entry) === bare(fileURLToPath(import.meta.url))
+}
+
+if (isEntryPoint()) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`identity-manager failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+    process.exit(1)
+  })
+}

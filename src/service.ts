@@ -18,9 +18,11 @@ import { openEventStoreDbEventStore } from './eventstore/eventstoredb.js'
 import { openSqliteEventStore } from './eventstore/sqlite.js'
 import { buildApp, type App } from './http/app.js'
 import { loadOrCreateSigningKeys, type SigningKeys } from './http/keys.js'
+import { auditRoutes } from './http/routes/audit.js'
 import { authenticationRoutes } from './http/routes/authentication.js'
 import { catalogRoutes } from './http/routes/catalogs.js'
 import type { RouteDeps } from './http/routes/context.js'
+import { eventsRoutes } from './http/routes/events.js'
 import { userAssociationsRoutes } from './http/routes/user-associations.js'
 import { usersRoutes } from './http/routes/users.js'
 import { InvalidCursorError } from './projections/cursor.js'
@@ -37,6 +39,8 @@ export interface ServiceOptions {
   /** Override the KDF (tests use a cheap cost through configuration instead, where they can). */
   readonly hasher?: PasswordHasher
   readonly keys?: SigningKeys
+  /** SSE heartbeat interval in milliseconds, overriding IDM_SSE_HEARTBEAT_SECONDS (tests). */
+  readonly sseHeartbeatMs?: number
 }
 
 export interface Service {
@@ -96,11 +100,14 @@ export async function openService (config: Config, options: ServiceOptions = {})
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     clock,
     ready: () => runner.state === 'running' && runner.caughtUp,
+    waitForPosition: (position, timeoutMs) => runner.waitFor(position, timeoutMs),
     routes: [
       { plugin: authenticationRoutes, options: routeDeps },
       { plugin: usersRoutes, options: routeDeps },
       { plugin: userAssociationsRoutes, options: routeDeps },
-      { plugin: catalogRoutes, options: routeDeps }
+      { plugin: catalogRoutes, options: routeDeps },
+      { plugin: auditRoutes, options: routeDeps },
+      { plugin: eventsRoutes, options: { ...routeDeps, ...(options.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: options.sseHeartbeatMs }) } }
     ],
     errorMappers: [err => err instanceof InvalidCursorError
       ? { status: 400, slug: 'invalid-cursor', title: 'Invalid cursor', detail: 'The cursor is not one this list handed out.', extensions: { errors: [{ path: '/query/cursor', message: 'is not a valid cursor' }] } }
@@ -129,7 +136,7 @@ export async function openService (config: Config, options: ServiceOptions = {})
 
 function openEventStore (config: Config): EventStore {
   return config.eventStore.kind === 'sqlite'
-    ? openSqliteEventStore({ path: join(config.dataDir, 'events.db') })
+    ? openSqliteEventStore({ path: config.eventStore.path })
     : openEventStoreDbEventStore({ connectionString: config.eventStore.connectionString })
 }
 

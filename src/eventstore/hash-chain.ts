@@ -22,9 +22,11 @@ export interface BrokenLink { stream: string, revision: number, expected: string
 /**
  * Checks one stream's events (in revision order). Returns the first broken link, or null.
  * `expected` is what the hash should be given the stored content; `found` is what is stored.
+ * `prevHash` is the stored hash of the event before the first one given (GENESIS when the
+ * events start the stream), so a long stream can be checked a piece at a time.
  */
-export function verifyChain (events: readonly { stream: string, revision: number, type: string, data: JsonObject, metadata: JsonObject }[]): BrokenLink | null {
-  let prev = GENESIS
+export function verifyChain (events: readonly { stream: string, revision: number, type: string, data: JsonObject, metadata: JsonObject }[], prevHash: string = GENESIS): BrokenLink | null {
+  let prev = prevHash
   for (const e of events) {
     const storedPrev = String(e.metadata.prevHash ?? '')
     if (storedPrev !== prev) return { stream: e.stream, revision: e.revision, expected: prev, found: storedPrev }

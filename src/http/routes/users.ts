@@ -11,6 +11,8 @@ import { Paged, problemResponses } from '../schemas/common.js'
 import {
   CreateUserBody, PasswordBody, StatusBody, UpdateProfileBody, User, UserIdParam, UserListQuery, UsernameParam
 } from '../schemas/users.js'
+import { AsOfQuery } from '../schemas/audit.js'
+import { userAsOfView } from './audit.js'
 import { caughtUp, commandContext, ifMatchVersion, nowIso, type RouteDeps } from './context.js'
 
 const READERS = ['identity-auditor']
@@ -24,8 +26,8 @@ export function sendUser (reply: FastifyReply, user: UserView | null, status = 2
 }
 
 export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
-  const userAfter = async (userId: string, position: number | null) => {
-    await caughtUp(deps, position)
+  const userAfter = async (reply: FastifyReply, userId: string, position: number | null) => {
+    await caughtUp(deps, position, reply)
     return getUserById(deps.db, userId, nowIso(deps))
   }
 
@@ -49,7 +51,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
 
   app.get('/users/by-username/:username', {
     config: { auth: { roles: READERS } },
-    schema: { tags: ['users'], summary: 'Look a user up by username', params: UsernameParam, response: { 200: User, ...problemResponses(404) } }
+    schema: { tags: ['users'], summary: 'Look a user up by username', params: UsernameParam, querystring: AsOfQuery, response: { 200: User, ...problemResponses(404) } }
   }, async (request, reply) => {
     let username: string
     try {
@@ -57,13 +59,17 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     } catch {
       throw problem.notFound('No such user.')
     }
-    return sendUser(reply, getUserByUsername(deps.db, username, nowIso(deps)))
+    const user = getUserByUsername(deps.db, username, nowIso(deps))
+    const { asOf } = request.query
+    return sendUser(reply, asOf === undefined || user === null ? user : await userAsOfView(request, deps, user.id, asOf))
   })
 
   app.get('/users/:id', {
     config: { auth: { roles: READERS, self: 'params.id' } },
-    schema: { tags: ['users'], summary: 'Read a user', params: UserIdParam, response: { 200: User, ...problemResponses(404) } }
-  }, async (request, reply) => sendUser(reply, getUserById(deps.db, request.params.id, nowIso(deps))))
+    schema: { tags: ['users'], summary: 'Read a user', params: UserIdParam, querystring: AsOfQuery, response: { 200: User, ...problemResponses(404) } }
+  }, async (request, reply) => sendUser(reply, request.query.asOf === undefined
+    ? getUserById(deps.db, request.params.id, nowIso(deps))
+    : await userAsOfView(request, deps, request.params.id, request.query.asOf)))
 
   app.post('/users', {
     config: { auth: { roles: ADMINS } },
@@ -76,7 +82,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
   }, async (request, reply) => {
     const { userId, position } = await registerUser(deps.commands, { phone: null, ...request.body }, commandContext(request, deps))
     reply.header('location', `/v1/users/${userId}`)
-    return sendUser(reply, await userAfter(userId, position), 201)
+    return sendUser(reply, await userAfter(reply, userId, position), 201)
   })
 
   app.put('/users/:id', {
@@ -92,7 +98,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     const ifMatch = ifMatchVersion(request)
     const { position } = await updateProfile(deps.commands, request.params.id, { phone: null, ...request.body },
       commandContext(request, deps), ifMatch === undefined ? {} : { ifMatch })
-    return sendUser(reply, await userAfter(request.params.id, position))
+    return sendUser(reply, await userAfter(reply, request.params.id, position))
   })
 
   app.put('/users/:id/status', {
@@ -108,7 +114,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     const { status, reason } = request.body
     const { position } = await changeStatus(deps.commands, request.params.id, status, reason ?? null,
       commandContext(request, deps), unlockAccount)
-    return sendUser(reply, await userAfter(request.params.id, position))
+    return sendUser(reply, await userAfter(reply, request.params.id, position))
   })
 
   app.put('/users/:id/password', {
@@ -131,7 +137,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     const { position } = own
       ? await changeOwnPassword(deps.commands, request.params.id, { currentPassword: currentPassword!, newPassword }, ctx)
       : await resetPassword(deps.commands, request.params.id, newPassword, ctx)
-    await caughtUp(deps, position)
+    await caughtUp(deps, position, reply)
     return reply.code(204).send(null)
   })
 }

@@ -1,0 +1,75 @@
+/**
+ * The published event feed: pages of CloudEvents by position, and a live subscription for the
+ * Server-Sent Events stream. Both skip internal streams and apply the optional type filter.
+ */
+import type { EventStore, Position, Subscription } from '../eventstore/port.js'
+import { feedSelects, toCloudEvent, type CloudEvent, type TypeFilter } from './cloudevents.js'
+import type { Page } from './history.js'
+
+export interface FeedOptions {
+  readonly after: Position
+  readonly limit: number
+  readonly filter: TypeFilter
+  /** The CloudEvents `source` attribute. */
+  readonly source: string
+  /**
+   * Most events one page looks at. A selective filter over a long log then answers with fewer
+   * items (possibly none) and a cursor to continue from, instead of scanning the whole log in one
+   * request. Default 10,000.
+   */
+  readonly scanLimit?: number
+}
+
+const READ_BATCH = 500
+
+/**
+ * One page of the feed. `nextCursor` is the position to pass as `after` next: the last item's,
+ * or the last event looked at when the scan limit cut the page short; null once the page reached
+ * the end of the log (poll again with the last item's position).
+ */
+export async function readFeed (store: EventStore, options: FeedOptions): Promise<Page<CloudEvent>> {
+  const { limit, filter, source } = options
+  const scanLimit = options.scanLimit ?? 10_000
+  const items: CloudEvent[] = []
+  let cursor = options.after
+  let scanned = 0
+  for (;;) {
+    const size = Math.min(READ_BATCH, Math.max(1, scanLimit - scanned))
+    const batch = await store.readAll({ after: cursor, limit: size })
+    for (const event of batch) {
+      if (feedSelects(event, filter)) {
+        if (items.length === limit) return { items, nextCursor: String(items[items.length - 1]!.position) }
+        items.push(toCloudEvent(event, source))
+      }
+      cursor = event.position
+    }
+    scanned += batch.length
+    if (batch.length < size) return { items, nextCursor: null }
+    if (scanned >= scanLimit) return { items, nextCursor: String(cursor) }
+  }
+}
+
+/** Live delivery: batches of selected CloudEvents after `after`, catch-up first, then as committed. */
+export interface FeedSubscription extends AsyncIterable<CloudEvent[]> {
+  close(): Promise<void>
+}
+
+export function subscribeFeed (store: EventStore, options: { after: Position, filter: TypeFilter, source: string }): FeedSubscription {
+  const subscription: Subscription = store.subscribeToAll({ after: options.after, batchSize: READ_BATCH })
+  async function * selected (): AsyncGenerator<CloudEvent[]> {
+    for await (const batch of subscription) {
+      const events = batch.filter(e => feedSelects(e, options.filter)).map(e => toCloudEvent(e, options.source))
+      if (events.length > 0) yield events
+    }
+  }
+  const iterator = selected()
+  return {
+    [Symbol.asyncIterator]: () => iterator,
+    close: async () => await subscription.close()
+  }
+}
+
+/** Where "new events only" starts: the head of the log now. */
+export async function headPosition (store: EventStore): Promise<Position> {
+  return await store.headPosition()
+}

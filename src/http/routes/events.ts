@@ -1,0 +1,205 @@
+/**
+ * Downstream consumers: the event feed as pages of CloudEvents, the same live as Server-Sent
+ * Events, and the JSON Schema of every event's data. Readers: identity-admin,
+ * identity-auditor and identity-subscriber.
+ *
+ * The stream: `id:` is the position, `event:` the CloudEvents type, `data:` the CloudEvent. It
+ * starts with new events only, or right after `Last-Event-ID` (or `?after=`), catching up from the
+ * log and then going live through one store subscription per connection. A comment line every
+ * `IDM_SSE_HEARTBEAT_SECONDS` keeps proxies from closing an idle connection. Open streams are
+ * ended before the server closes, so shutting down never waits for subscribers to hang up.
+ *
+ * A stream outlives the request that authorised it, so the token check is repeated before every
+ * delivery and heartbeat (one primary-key lookup in the read model): a stream ends when its token
+ * expires or its user is deactivated, locked, changes password or loses the role. The client's
+ * reconnect then gets the 401 it would get anywhere else.
+ */
+import { PassThrough } from 'node:stream'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { resolveTypeFilter, type CloudEvent, type TypeFilter } from '../../audit/cloudevents.js'
+import { headPosition, readFeed, subscribeFeed, type FeedSubscription } from '../../audit/feed.js'
+import { eventSchemaDocument } from '../../audit/schema.js'
+import { getCredentialState } from '../../projections/user-queries.js'
+import { isAllowed, type Principal } from '../plugins/auth.js'
+import { problem } from '../plugins/problems.js'
+import { CloudEventSchema, FeedQuery, StreamQuery } from '../schemas/audit.js'
+import { Paged } from '../schemas/common.js'
+import { AUDITORS, pagePosition } from './audit.js'
+import type { RouteDeps } from './context.js'
+
+const FEED_READERS = [...AUDITORS, 'identity-subscriber']
+
+function typeFilter (types: readonly string[] | undefined): TypeFilter {
+  const resolved = resolveTypeFilter(types ?? [])
+  if (resolved.ok) return resolved.filter
+  throw problem.badRequest(`Unknown or unpublished event type: ${resolved.unknown.join(', ')}. See GET /v1/events/schema.`,
+    [{ path: '/query/type', message: 'must be a published CloudEvents type or domain event name' }])
+}
+
+/** Last-Event-ID (what an EventSource sends when it reconnects) wins over ?after=. */
+function resumePosition (request: FastifyRequest, after: number | undefined): number | undefined {
+  const header = request.headers['last-event-id']
+  if (header === undefined) return after
+  const value = Array.isArray(header) ? header[0] : header
+  if (value === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) {
+    throw problem.badRequest('Last-Event-ID must be the position of an event this stream sent.',
+      [{ path: '/headers/last-event-id', message: 'must be a position (an integer ≥ 0)' }])
+  }
+  return Number(value)
+}
+
+/**
+ * A subscriber that has not read what was sent for this long is cut off (a dead peer would
+ * otherwise hold its connection and subscription forever); its reconnect resumes from its last id.
+ */
+const STALL_MS = 60_000
+
+/** Resolves when `stream` can take more, or is gone. */
+const drained = async (stream: PassThrough): Promise<void> => await new Promise(resolve => {
+  const done = (): void => {
+    stream.off('drain', done)
+    stream.off('close', done)
+    resolve()
+  }
+  stream.on('drain', done)
+  stream.on('close', done)
+})
+
+const frame = (event: CloudEvent): string => `id: ${event.position}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
+
+export interface EventsRouteOptions extends RouteDeps {
+  /** Heartbeat interval override in milliseconds (tests); default IDM_SSE_HEARTBEAT_SECONDS. */
+  readonly sseHeartbeatMs?: number
+}
+
+export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async (app, deps) => {
+  const store = deps.commands.store
+  const source = app.config.eventSource
+  const heartbeatMs = deps.sseHeartbeatMs ?? app.config.sseHeartbeatSeconds * 1000
+  /** Open streams: each ends its stream and resolves once the response is closed. */
+  const open = new Set<() => Promise<void>>()
+
+  app.get('/events', {
+    config: { auth: { roles: FEED_READERS } },
+    schema: {
+      tags: ['events'],
+      summary: 'Published events as CloudEvents 1.0, by position (internal streams leave gaps)',
+      querystring: FeedQuery,
+      response: { 200: Paged(CloudEventSchema) }
+    }
+  }, async (request) => {
+    const { limit, type } = request.query
+    return await readFeed(store, { after: pagePosition(request.query), limit: limit ?? 50, filter: typeFilter(type), source })
+  })
+
+  app.get('/events/schema', {
+    config: { auth: { roles: FEED_READERS } },
+    schema: {
+      tags: ['events'],
+      summary: 'JSON Schema (2020-12) of every event type\'s data, with its CloudEvents type',
+      response: { 200: { description: 'A JSON Schema document', type: 'object', additionalProperties: true } }
+    }
+  }, async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300')
+    return eventSchemaDocument()
+  })
+
+  /** Whether the token that opened a stream would still be accepted now. */
+  const stillAuthorised = (principal: Principal, credentialVersion: number | undefined, exp: number | undefined): boolean => {
+    const now = app.clock().getTime()
+    if (exp !== undefined && now / 1000 >= exp) return false
+    const state = getCredentialState(deps.db, principal.userId)
+    if (state === null || state.status !== 'active' || state.credentialVersion !== credentialVersion) return false
+    if (state.lockedUntil !== null && Date.parse(state.lockedUntil) > now) return false
+    return isAllowed({ ...principal, roles: state.roles }, { roles: FEED_READERS }, {})
+  }
+
+  app.get('/events/stream', {
+    config: { auth: { roles: FEED_READERS } },
+    schema: {
+      tags: ['events'],
+      summary: 'The feed live, as Server-Sent Events (resume with Last-Event-ID)',
+      querystring: StreamQuery,
+      response: {
+        200: {
+          description: '`id:` position, `event:` CloudEvents type, `data:` the CloudEvent JSON; heartbeat comments in between',
+          content: { 'text/event-stream': { schema: { type: 'string' } } }
+        }
+      }
+    }
+  }, async (request, reply) => {
+    const filter = typeFilter(request.query.type)
+    const after = resumePosition(request, request.query.after) ?? await headPosition(store)
+    const principal = request.principal!
+    const credentialVersion = getCredentialState(deps.db, principal.userId)?.credentialVersion
+    const claims = request.user as { exp?: unknown } | undefined
+    const exp = typeof claims?.exp === 'number' ? claims.exp : undefined
+    const authorised = (): boolean => stillAuthorised(principal, credentialVersion, exp)
+    const feed: FeedSubscription = subscribeFeed(store, { after, filter, source })
+    const out = new PassThrough()
+    const closed = new Promise<void>(resolve => reply.raw.once('close', resolve))
+    let ended = false
+    let stalledSince: number | null = null
+    const end = (): void => {
+      if (ended) return
+      ended = true
+      clearInterval(heartbeat)
+      open.delete(shutdown)
+      void feed.close()
+      if (!out.writableEnded) out.end()
+    }
+    const shutdown = async (): Promise<void> => {
+      end()
+      await closed
+    }
+    const heartbeat = setInterval(() => {
+      if (ended) return
+      const stalled = stalledSince !== null && Date.now() - stalledSince > Math.max(STALL_MS, 2 * heartbeatMs)
+      if (stalled) {
+        end()
+        reply.raw.destroy()
+      } else if (authorised()) {
+        out.write(': heartbeat\n\n')
+      } else {
+        end()
+      }
+    }, heartbeatMs)
+    heartbeat.unref()
+    open.add(shutdown)
+    void closed.then(end)
+    out.once('error', end)
+
+    const pump = async (): Promise<void> => {
+      for await (const batch of feed) {
+        if (ended || !authorised()) break
+        if (!out.write(batch.map(frame).join(''))) {
+          stalledSince = Date.now()
+          await drained(out)
+          stalledSince = null
+        }
+      }
+    }
+    pump().catch((err: unknown) => request.log.error({ err }, 'event stream failed')).finally(end)
+
+    // A comment first, so the client sees the response (and its headers) at once.
+    out.write(': stream open\n\n')
+    return reply
+      .header('content-type', 'text/event-stream; charset=utf-8')
+      .header('cache-control', 'no-cache, no-transform')
+      .header('x-accel-buffering', 'no')
+      // Not kept alive once the stream ends: shutdown then never waits out a keep-alive timeout.
+      .header('connection', 'close')
+      // The documented body is text; the type provider cannot know a stream produces it.
+      .send(out as unknown as string)
+  })
+
+  // preClose runs before the server closes idle connections and waits for the others: ending the
+  // streams (and waiting for their responses to close) here is what lets close() finish at once.
+  app.addHook('preClose', async () => {
+    await Promise.race([
+      Promise.all([...open].map(async shutdown => await shutdown())),
+      new Promise(resolve => setTimeout(resolve, 2000).unref())
+    ])
+  })
+}
