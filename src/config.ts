@@ -12,7 +12,8 @@ import { Compile } from 'typebox/compile'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
 export type EventStoreConfig =
-  | { readonly kind: 'sqlite' }
+  /** path: the event file; several nodes may share one (each keeps its own read model). */
+  | { readonly kind: 'sqlite', readonly path: string }
   | { readonly kind: 'esdb', readonly connectionString: string }
 
 export interface Config {
@@ -90,8 +91,8 @@ export const CONFIG_VARIABLES: readonly Variable[] = [
   str('HOST', '127.0.0.1', 'Address to listen on. The default only accepts local connections; use 0.0.0.0 (or ::) in a container.'),
   int('PORT', 0, 65535, 3000, 'TCP port to listen on (0 picks a free port).'),
   str('IDM_DATA_DIR', './data', 'Directory for the SQLite event store, read model and the generated signing key.'),
-  str('IDM_EVENTSTORE', 'sqlite', "'sqlite' (embedded, in the data directory) or an EventStoreDB connection string (esdb://… or esdb+discover://…).",
-    Type.String({ pattern: '^(sqlite|esdb(\\+discover)?://\\S+)$', maxLength: 4096 }), "'sqlite' or a connection string starting with esdb:// or esdb+discover://"),
+  str('IDM_EVENTSTORE', 'sqlite', "'sqlite' (embedded: <data dir>/events.db), 'sqlite:<path>' (an event file several API nodes on one machine share, each with its own data dir and read model), or an EventStoreDB connection string (esdb://… or esdb+discover://…).",
+    Type.String({ pattern: '^(sqlite(:\\S+)?|esdb(\\+discover)?://\\S+)$', maxLength: 4096 }), "'sqlite', 'sqlite:<path>' or a connection string starting with esdb:// or esdb+discover://"),
   str('IDM_ADMIN_USERNAME', 'admin', 'Username of the identity-admin created on first start with an empty store.',
     Type.String({ minLength: 3, maxLength: 64 }), 'a string of 3 to 64 characters'),
   str('IDM_ADMIN_PASSWORD', null, 'Password of that first admin. When unset, one is generated and printed once.',
@@ -185,7 +186,9 @@ function build (input: Record<string, string | number>): Config {
     host: s('HOST'),
     port: n('PORT'),
     dataDir,
-    eventStore: eventStore === 'sqlite' ? { kind: 'sqlite' } : { kind: 'esdb', connectionString: eventStore },
+    eventStore: eventStore.startsWith('sqlite')
+      ? { kind: 'sqlite', path: eventStore.startsWith('sqlite:') ? eventStore.slice('sqlite:'.length) : join(dataDir, 'events.db') }
+      : { kind: 'esdb', connectionString: eventStore },
     admin: { username: s('IDM_ADMIN_USERNAME'), password: optional('IDM_ADMIN_PASSWORD') },
     token: {
       ttlSeconds: n('IDM_TOKEN_TTL'),

@@ -25,7 +25,7 @@ import { healthPlugin } from './plugins/health.js'
 import { loggerOptions } from './plugins/logging.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { openApiPlugin } from './plugins/openapi.js'
-import { frameworkErrors, problemsPlugin } from './plugins/problems.js'
+import { frameworkErrors, problem, problemsPlugin } from './plugins/problems.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { genReqId, requestIdPlugin } from './plugins/request-id.js'
 import { securityPlugin } from './plugins/security.js'
@@ -56,6 +56,12 @@ export interface AppDeps {
   readonly clock?: () => Date
   /** Verified-token cache entries (default 10 000; 0 turns the cache off, e.g. to benchmark). */
   readonly tokenCacheSize?: number
+  /**
+   * Resolves true once the local read model has applied `position`. With it, a request may carry
+   * `x-idm-min-position` (from another node's `x-idm-position`) and is served only once this
+   * node has caught up (bounded by config.projectionWaitMs; 503 after that).
+   */
+  readonly waitForPosition?: (position: number, timeoutMs: number) => Promise<boolean>
   /** info.version of the OpenAPI document. */
   readonly version?: string
 }
@@ -105,6 +111,21 @@ export async function buildApp (deps: AppDeps): Promise<App> {
   await app.register(openApiPlugin, { version: deps.version ?? '1.0.0' })
   await app.register(metricsPlugin, deps.metrics ?? {})
   await app.register(rateLimitPlugin, { config })
+  if (deps.waitForPosition !== undefined) {
+    // Before the auth hook: a token issued by another node names a user this node may not have yet.
+    const wait = deps.waitForPosition
+    app.addHook('onRequest', async (request) => {
+      const header = request.headers['x-idm-min-position']
+      if (header === undefined) return
+      if (typeof header !== 'string' || !/^\d{1,15}$/.test(header)) {
+        throw problem.badRequest('x-idm-min-position must be a log position (a whole number).',
+          [{ path: '/headers/x-idm-min-position', message: 'must be a whole number' }])
+      }
+      if (!(await wait(Number(header), config.projectionWaitMs))) {
+        throw problem.unavailable('This node has not caught up to that position yet; retry shortly.', 1)
+      }
+    })
+  }
   await app.register(authPlugin, {
     config, keys: deps.keys, credentials: deps.credentials, clock, ...(deps.tokenCacheSize === undefined ? {} : { tokenCacheSize: deps.tokenCacheSize })
   })

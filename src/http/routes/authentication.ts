@@ -24,7 +24,7 @@ export const authenticationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
   }, async (request, reply) => {
     const user = await authenticate(deps.commands, request.body, commandContext(request, deps))
     // The token's credential version is checked against the read model on every request.
-    await caughtUp(deps, user.position)
+    await caughtUp(deps, user.position, reply)
     reply.header('cache-control', 'no-store')
     return app.issueToken(user)
   })

@@ -115,7 +115,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, d
     }, async (request, reply) => {
       const { id, ...input } = request.body as { id: string, name: string }
       const { position } = await defineCatalogEntry(deps.commands, spec.kind, id, input, commandContext(request, deps))
-      await caughtUp(deps, position)
+      await caughtUp(deps, position, reply)
       reply.code(201).header('location', `/v1/${spec.path}/${id}`)
       return one(id)
     })
@@ -129,11 +129,11 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, d
         body: Type.Object({ name: Name, ...spec.fields, status: Status }),
         response: { 200: spec.view, ...problemResponses(404, 409, 422, 503) }
       }
-    }, async (request) => {
+    }, async (request, reply) => {
       const { id } = request.params as { id: string }
       const input = request.body as { name: string, status: 'active' | 'inactive' }
       const { position } = await updateCatalogEntry(deps.commands, spec.kind, id, input, commandContext(request, deps))
-      await caughtUp(deps, position)
+      await caughtUp(deps, position, reply)
       return one(id)
     })
   }

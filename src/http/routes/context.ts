@@ -4,7 +4,7 @@
  * read-your-writes wait.
  */
 import { createHash } from 'node:crypto'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import canonicalize from 'canonicalize'
 import type { CommandContext } from '../../commands/handler.js'
 import type { CommandDeps } from '../../commands/deps.js'
@@ -39,9 +39,17 @@ export function commandContext (request: FastifyRequest, deps: RouteDeps): Comma
   return { ...base, idempotencyKey: createHash('sha256').update(key).update('\0').update(scope).digest('hex') }
 }
 
-/** Read-your-writes: answer a command only once the local read model shows its events. */
-export async function caughtUp (deps: RouteDeps, position: number | null): Promise<void> {
+/** The response header that tells a client the log position of its write. */
+export const POSITION_HEADER = 'x-idm-position'
+
+/**
+ * Read-your-writes: answer a command only once the local read model shows its events. The
+ * position goes back in `x-idm-position`, so a client can ask ANOTHER node to wait for it
+ * (`x-idm-min-position` on a read).
+ */
+export async function caughtUp (deps: RouteDeps, position: number | null, reply?: FastifyReply): Promise<void> {
   if (position === null) return
+  reply?.header(POSITION_HEADER, String(position))
   if (!(await deps.waitFor(position, deps.projectionWaitMs))) {
     throw problem.unavailable('The write was stored, but the read model has not caught up yet; retry the read shortly.')
   }

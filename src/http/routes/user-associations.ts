@@ -3,6 +3,7 @@
  * user has, or removing what it lacks, succeeds and appends nothing.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { assignRole, linkCompany, linkProvider, revokeRole, unlinkCompany, unlinkProvider, type WriteResult } from '../../commands/users.js'
 import { getUserById } from '../../projections/user-queries.js'
 import { problemResponses } from '../schemas/common.js'
@@ -17,37 +18,37 @@ const assignResponses = { 200: User, ...problemResponses(404, 409, 422, 503) }
 const removeResponses = { 204: { type: 'null', description: 'Removed (or was not there)' }, ...problemResponses(404, 409, 422, 503) }
 
 export const userAssociationsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
-  const answerWithUser = async (userId: string, write: Promise<WriteResult>) => {
-    await caughtUp(deps, (await write).position)
+  const answerWithUser = async (reply: FastifyReply, userId: string, write: Promise<WriteResult>) => {
+    await caughtUp(deps, (await write).position, reply)
     return getUserById(deps.db, userId, nowIso(deps))
   }
-  const answerEmpty = async (write: Promise<WriteResult>) => {
-    await caughtUp(deps, (await write).position)
+  const answerEmpty = async (reply: FastifyReply, write: Promise<WriteResult>) => {
+    await caughtUp(deps, (await write).position, reply)
     return null
   }
 
   app.post('/users/:id/roles', {
     config: ADMINS,
     schema: { tags: ['user roles'], summary: 'Assign a role', params: UserIdParam, body: RoleBody, response: assignResponses }
-  }, async (request, reply) => sendUser(reply, await answerWithUser(request.params.id,
+  }, async (request, reply) => sendUser(reply, await answerWithUser(reply, request.params.id,
     assignRole(deps.commands, request.params.id, request.body.roleId, commandContext(request, deps)))))
 
   app.delete('/users/:id/roles/:roleId', {
     config: ADMINS,
     schema: { tags: ['user roles'], summary: 'Remove a role', params: UserRoleParams, response: removeResponses }
-  }, async (request, reply) => reply.code(204).send(await answerEmpty(
+  }, async (request, reply) => reply.code(204).send(await answerEmpty(reply,
     revokeRole(deps.commands, request.params.id, request.params.roleId, commandContext(request, deps)))))
 
   app.post('/users/:id/companies', {
     config: ADMINS,
     schema: { tags: ['user companies'], summary: 'Link a company', params: UserIdParam, body: CompanyBody, response: assignResponses }
-  }, async (request, reply) => sendUser(reply, await answerWithUser(request.params.id,
+  }, async (request, reply) => sendUser(reply, await answerWithUser(reply, request.params.id,
     linkCompany(deps.commands, request.params.id, request.body.companyId, commandContext(request, deps)))))
 
   app.delete('/users/:id/companies/:companyId', {
     config: ADMINS,
     schema: { tags: ['user companies'], summary: 'Unlink a company', params: UserCompanyParams, response: removeResponses }
-  }, async (request, reply) => reply.code(204).send(await answerEmpty(
+  }, async (request, reply) => reply.code(204).send(await answerEmpty(reply,
     unlinkCompany(deps.commands, request.params.id, request.params.companyId, commandContext(request, deps)))))
 
   app.post('/users/:id/providers', {
@@ -59,12 +60,12 @@ export const userAssociationsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = asyn
       body: ProviderBody,
       response: assignResponses
     }
-  }, async (request, reply) => sendUser(reply, await answerWithUser(request.params.id,
+  }, async (request, reply) => sendUser(reply, await answerWithUser(reply, request.params.id,
     linkProvider(deps.commands, request.params.id, request.body.providerId, request.body.externalUserId ?? null, commandContext(request, deps)))))
 
   app.delete('/users/:id/providers/:providerId', {
     config: ADMINS,
     schema: { tags: ['user providers'], summary: 'Unlink a provider', params: UserProviderParams, response: removeResponses }
-  }, async (request, reply) => reply.code(204).send(await answerEmpty(
+  }, async (request, reply) => reply.code(204).send(await answerEmpty(reply,
     unlinkProvider(deps.commands, request.params.id, request.params.providerId, commandContext(request, deps)))))
 }
