@@ -13,7 +13,7 @@ t.test('defaults', async (t) => {
     host: '127.0.0.1',
     port: 3000,
     dataDir: './data',
-    eventStore: { kind: 'sqlite' },
+    eventStore: { kind: 'sqlite', path: join('./data', 'events.db') },
     admin: { username: 'admin', password: null },
     token: { ttlSeconds: 900, issuer: 'identity-manager', audience: 'identity-manager', signingKeyFile: join('./data', 'signing-key.pem') },
     scrypt: { logN: 17, r: 8, p: 1 },
@@ -61,6 +61,8 @@ t.test('values are parsed; empty means unset', async (t) => {
   t.equal(loadConfig({ IDM_TRUST_PROXY: 'true' }).http.trustProxy, true)
   t.equal(loadConfig({ IDM_TRUST_PROXY: '2' }).http.trustProxy, 2)
   t.same(loadConfig({ IDM_EVENTSTORE: 'esdb+discover://cluster.local:2113' }).eventStore.kind, 'esdb')
+  t.same(loadConfig({ IDM_EVENTSTORE: 'sqlite:/srv/idm/events.db' }).eventStore, { kind: 'sqlite', path: '/srv/idm/events.db' },
+    'several nodes can share one event file')
 
   const described = describeConfig(loadConfig({ IDM_EVENTSTORE: 'esdb://admin:changeit@localhost:2113', IDM_ADMIN_PASSWORD: 'secret-secret' }))
   t.notMatch(JSON.stringify(described), /changeit|secret-secret/, 'describeConfig masks secrets')
@@ -76,7 +78,7 @@ t.test('each invalid variable is reported by name', async (t) => {
     [{ IDM_SCRYPT_LOGN: '23' }, /^IDM_SCRYPT_LOGN/],
     [{ IDM_PASSWORD_MIN_LENGTH: '7' }, /^IDM_PASSWORD_MIN_LENGTH must be an integer from 8 to 64/],
     [{ IDM_TOKEN_TTL: '-5' }, /^IDM_TOKEN_TTL/],
-    [{ IDM_EVENTSTORE: 'postgres://x' }, /^IDM_EVENTSTORE must be 'sqlite' or a connection string/],
+    [{ IDM_EVENTSTORE: 'postgres://x' }, /^IDM_EVENTSTORE must be 'sqlite', 'sqlite:<path>' or a connection string/],
     [{ IDM_LOG_LEVEL: 'verbose' }, /^IDM_LOG_LEVEL must be one of fatal, error/],
     [{ IDM_TRUST_PROXY: 'yes please' }, /^IDM_TRUST_PROXY/],
     [{ IDM_CORS_ORIGINS: 'app.example.com' }, /^IDM_CORS_ORIGINS/],
