@@ -1,8 +1,9 @@
 /**
- * The published event feed: pages of CloudEvents by position, and a live subscription for the
- * Server-Sent Events stream. Both skip internal streams and apply the optional type filter.
+ * The published event feed: pages of CloudEvents by position, skipping internal streams and
+ * applying the optional type filter. Live delivery (the Server-Sent Events stream) is
+ * live-feed.ts.
  */
-import type { EventStore, Position, Subscription } from '../eventstore/port.js'
+import type { EventStore, Position } from '../eventstore/port.js'
 import { feedSelects, toCloudEvent, type CloudEvent, type TypeFilter } from './cloudevents.js'
 import type { Page } from './history.js'
 
@@ -46,26 +47,6 @@ export async function readFeed (store: EventStore, options: FeedOptions): Promis
     scanned += batch.length
     if (batch.length < size) return { items, nextCursor: null }
     if (scanned >= scanLimit) return { items, nextCursor: String(cursor) }
-  }
-}
-
-/** Live delivery: batches of selected CloudEvents after `after`, catch-up first, then as committed. */
-export interface FeedSubscription extends AsyncIterable<CloudEvent[]> {
-  close(): Promise<void>
-}
-
-export function subscribeFeed (store: EventStore, options: { after: Position, filter: TypeFilter, source: string }): FeedSubscription {
-  const subscription: Subscription = store.subscribeToAll({ after: options.after, batchSize: READ_BATCH })
-  async function * selected (): AsyncGenerator<CloudEvent[]> {
-    for await (const batch of subscription) {
-      const events = batch.filter(e => feedSelects(e, options.filter)).map(e => toCloudEvent(e, options.source))
-      if (events.length > 0) yield events
-    }
-  }
-  const iterator = selected()
-  return {
-    [Symbol.asyncIterator]: () => iterator,
-    close: async () => await subscription.close()
   }
 }
 

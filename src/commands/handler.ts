@@ -1,6 +1,7 @@
 /**
  * The one generic command handler: read the stream, fold, decide, append with the revision that
- * was read. On a revision conflict it reloads and decides again (bounded), never re-appending
+ * was read. Reading and folding start from the state cached at the stream's last known revision
+ * (fold-cache.ts), so only newer events are read. On a revision conflict it reloads and decides again (bounded), never re-appending
  * stale events; with a client's If-Match it does not retry.
  */
 import { v5 as uuidv5 } from 'uuid'
@@ -9,6 +10,7 @@ import { eventVersion, type DomainEvent } from '../domain/events.js'
 import { GENESIS, chainHash } from '../eventstore/hash-chain.js'
 import { WrongExpectedRevisionError, type EventStore, type EventToAppend, type JsonObject, type RecordedEvent } from '../eventstore/port.js'
 import { ConcurrencyError, PreconditionFailedError } from './errors.js'
+import { loadFolded, type Folded } from './fold-cache.js'
 
 export interface Actor { readonly id: string | null, readonly username: string | null }
 
@@ -72,17 +74,15 @@ export async function handleCommand<C, S, E extends DomainEvent> (
 ): Promise<Handled<S>> {
   const attempts = options.ifMatch === undefined ? (options.maxAttempts ?? DEFAULT_ATTEMPTS) : 1
   for (let attempt = 1; ; attempt++) {
-    const recorded = await deps.store.readStream(stream, options.tail === true ? { direction: 'backwards', maxCount: 1 } : {})
-    const revision = recorded.at(-1)?.revision ?? -1
+    const { state: before, revision, last } = await load(deps.store, decider, stream, options.tail === true)
     if (options.ifMatch !== undefined && options.ifMatch !== revision) {
       throw new PreconditionFailedError(options.ifMatch, revision)
     }
-    const before = foldRecorded(decider, recorded)
     const events = decider.decide(command, before)
     const state = events.reduce(decider.evolve, before)
     if (events.length === 0) return { before, state, events, revision, position: null }
 
-    const toAppend = stamp(deps, stream, events, ctx, recorded.at(-1), options.idempotency ?? 'per-revision')
+    const toAppend = stamp(deps, stream, events, ctx, last, options.idempotency ?? 'per-revision')
     try {
       const result = await deps.store.append(stream, toAppend, {
         expectedRevision: revision < 0 ? 'no_stream' : revision
@@ -96,6 +96,14 @@ export async function handleCommand<C, S, E extends DomainEvent> (
       if (attempt >= attempts) throw new ConcurrencyError(stream)
     }
   }
+}
+
+/** The stream's state: from its last event alone (`tail`), or folded through the in-memory cache (fold-cache.ts). */
+async function load<C, S, E> (store: EventStore, decider: Decider<C, S, E>, stream: string, tail: boolean): Promise<Folded<S>> {
+  if (!tail) return await loadFolded(store, decider, stream)
+  const recorded = await store.readStream(stream, { direction: 'backwards', maxCount: 1 })
+  const last = recorded.at(-1)
+  return { state: foldRecorded(decider, recorded), revision: last?.revision ?? -1, last }
 }
 
 export function foldRecorded<C, S, E> (decider: Decider<C, S, E>, recorded: readonly RecordedEvent[]): S {

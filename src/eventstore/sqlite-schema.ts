@@ -76,11 +76,15 @@ export type Statements = ReturnType<typeof prepareStatements>
  * busy_timeout comes first so that even switching to WAL waits for another process instead of
  * failing. better-sqlite3 12 drops to synchronous=NORMAL on entering WAL (MEASURED.md), which
  * can lose acknowledged commits on power loss, so the level is set explicitly afterwards.
+ * Checkpoints are a worker thread's job (sqlite-checkpointer.ts), not the commits': automatic
+ * checkpoints off, and a WAL that a burst made large is cut back to 64 MiB when it restarts.
  */
 export function configure (db: Database.Database, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs: number): void {
   db.pragma(`busy_timeout = ${busyTimeoutMs}`)
   db.pragma('journal_mode = WAL')
   db.pragma(`synchronous = ${synchronous}`)
+  db.pragma('wal_autocheckpoint = 0')
+  db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`)
   db.exec(SCHEMA)
 }
 

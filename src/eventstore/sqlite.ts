@@ -5,6 +5,7 @@ import {
   type ReadAllOptions, type ReadStreamOptions, type RecordedEvent, type SubscribeOptions, type Subscription
 } from './port.js'
 import { applyAppend, prepareAppend, type PreparedAppend } from './sqlite-append.js'
+import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.js'
 import { configure, prepareStatements, toRecordedEvent, type Statements } from './sqlite-schema.js'
 import { createChangeNotifier, openSubscription, type ChangeNotifier } from './sqlite-subscription.js'
 
@@ -16,6 +17,8 @@ export interface SqliteEventStoreOptions {
   readonly pollIntervalMs?: number
   /** How long a write waits for another process holding the lock. Default 5000. */
   readonly busyTimeoutMs?: number
+  /** How often the checkpoint thread copies the WAL back into the file (sqlite-checkpointer.ts). Default 1000. */
+  readonly checkpointIntervalMs?: number
 }
 
 export interface SqliteEventStoreStats {
@@ -58,12 +61,18 @@ export class SqliteEventStore implements EventStore {
   #flushScheduled = false
   #closing: Promise<void> | undefined
   #stats = { transactions: 0, failedTransactions: 0, appends: 0 }
+  readonly #synchronous: 'FULL' | 'NORMAL'
+  readonly #checkpointIntervalMs: number | undefined
+  /** Started by the first commit: a store that only reads never needs one. */
+  #checkpointer: Checkpointer | undefined
 
   constructor (options: SqliteEventStoreOptions) {
     this.path = options.path
     this.db = new Database(options.path)
+    this.#synchronous = options.synchronous ?? 'FULL'
+    this.#checkpointIntervalMs = options.checkpointIntervalMs
     try {
-      configure(this.db, options.synchronous ?? 'FULL', options.busyTimeoutMs ?? 5000)
+      configure(this.db, this.#synchronous, options.busyTimeoutMs ?? 5000)
       this.#statements = prepareStatements(this.db)
     } catch (error) {
       this.db.close()
@@ -137,6 +146,8 @@ export class SqliteEventStore implements EventStore {
     this.#flush()
     await Promise.all([...this.#subscriptions].map(async (subscription) => await subscription.close()))
     this.#notifier.stop()
+    // The worker's connection first: closing the last connection checkpoints and removes the WAL.
+    await this.#checkpointer?.stop()
     this.db.close()
   }
 
@@ -180,8 +191,21 @@ export class SqliteEventStore implements EventStore {
     }
     this.#stats.transactions++
     this.#stats.appends += batch.length
+    this.#checkpointer ??= this.#startCheckpointer()
     batch.forEach((queued, index) => settle(queued, outcomes[index]))
     this.#notifier.notify()
+  }
+
+  #startCheckpointer (): Checkpointer {
+    return startCheckpointer({
+      path: this.path,
+      synchronous: this.#synchronous,
+      ...(this.#checkpointIntervalMs === undefined ? {} : { intervalMs: this.#checkpointIntervalMs }),
+      onFailure: () => {
+        // Automatic checkpoints (in the commit) again, rather than a WAL that grows without end.
+        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000')
+      }
+    })
   }
 
   /** A failed expectation rejects its own append only; anything else aborts the whole batch. */

@@ -5,7 +5,17 @@
  */
 import type { JsonObject, RecordedEvent } from '../eventstore/port.js'
 
-export interface Statement { sql: string, params: unknown[] }
+export interface Statement {
+  sql: string
+  params: unknown[]
+  /**
+   * Statements with a key run once per batch, after the batch's other statements (the last one
+   * a projection queued under a key wins; keys are the projection's own): for recomputing a derived value, such as a user's sorted role list,
+   * that several events of one batch would otherwise recompute one after the other. Nothing in a
+   * batch may read what a keyed statement writes.
+   */
+  once?: string
+}
 
 export interface Projection {
   /** Stable name: the key of its checkpoint row. */
@@ -16,6 +26,9 @@ export interface Projection {
 }
 
 export const sql = (text: string, ...params: unknown[]): Statement => ({ sql: text, params })
+
+/** A statement that runs once per batch under `key` (see Statement.once). */
+export const sqlOnce = (key: string, text: string, ...params: unknown[]): Statement => ({ sql: text, params, once: key })
 
 /**
  * The domain time of an event. Falls back to the commit time for events written without it

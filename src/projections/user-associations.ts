@@ -5,19 +5,20 @@
  */
 import type { RecordedEvent } from '../eventstore/port.js'
 import type { EventOf } from '../domain/events.js'
-import { dataOf, sql, type Projection, type Statement } from './projection.js'
+import { dataOf, sql, sqlOnce, type Projection, type Statement } from './projection.js'
 
 type Registered = EventOf<'UserRegistered'>['data']
 
-const recomputeRoles = (userId: string): Statement => sql(
+// Recomputed once per user and batch, after the batch's relation changes (Statement.once).
+const recomputeRoles = (userId: string): Statement => sqlOnce(`roles:${userId}`,
   `UPDATE users SET roles = (SELECT json_group_array(role_id ORDER BY role_id) FROM user_roles WHERE user_id = ?)
    WHERE id = ?`, userId, userId)
 
-const recomputeCompanies = (userId: string): Statement => sql(
+const recomputeCompanies = (userId: string): Statement => sqlOnce(`companies:${userId}`,
   `UPDATE users SET companies = (SELECT json_group_array(company_id ORDER BY company_id) FROM user_companies WHERE user_id = ?)
    WHERE id = ?`, userId, userId)
 
-const recomputeProviders = (userId: string): Statement => sql(
+const recomputeProviders = (userId: string): Statement => sqlOnce(`providers:${userId}`,
   `UPDATE users SET providers = (
      SELECT json_group_array(json_object('providerId', provider_id, 'externalUserId', external_user_id) ORDER BY provider_id)
      FROM user_providers WHERE user_id = ?)

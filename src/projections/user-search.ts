@@ -14,7 +14,11 @@
  *     in username order and merge them: the username range is in username order already; the
  *     name indexes are (name, username), so each distinct name in the range is a run in username
  *     order (names repeat a lot, so a prefix covers few distinct ones); emails are nearly unique,
- *     so their range is sorted by username, index-only, keeping the best limit+1.
+ *     so their range cannot be read in username order: once the other columns have bounded the
+ *     page, the users between the cursor and that bound are walked in username order on the
+ *     covering `users_search` index, testing the email there, when they are fewer than the email
+ *     range's entries (common prefixes: "mar" is 80,000 emails at a million users, where emails
+ *     begin with the username); otherwise the range is read, index-only, keeping the best limit+1.
  */
 import { prepareCached } from './statements.js'
 import {
@@ -31,9 +35,11 @@ export interface SearchTuning {
   readonly searchWindow?: number
   /** Distinct names per column step 2 visits one by one before sorting the rest of the range (default 64). */
   readonly maxDistinct?: number
+  /** Most users step 2 walks in username order to find email matches instead of reading the email range (default 32,000). */
+  readonly emailWalk?: number
 }
 
-export const SEARCH_DEFAULTS = { smallDriver: 5000, searchWindow: 4000, maxDistinct: 64 } as const
+export const SEARCH_DEFAULTS = { smallDriver: 5000, searchWindow: 4000, maxDistinct: 64, emailWalk: 32_000 } as const
 
 const rows = (db: Db, query: Sql): UserRow[] => prepareCached(db, query.sql).all(...query.params) as UserRow[]
 
@@ -72,7 +78,7 @@ class Candidates {
 }
 
 export function searchUsers (db: Db, n: UserFilter, now: string, after: string, fetch: number, tuning: SearchTuning = {}): UserRow[] {
-  const { smallDriver, searchWindow, maxDistinct } = { ...SEARCH_DEFAULTS, ...tuning }
+  const { smallDriver, searchWindow, maxDistinct, emailWalk } = { ...SEARCH_DEFAULTS, ...tuning }
   const prefix = n.q as string
   const upper = prefixUpperBound(prefix)
   const terms = filterTerms(n, now)
@@ -131,11 +137,40 @@ export function searchUsers (db: Db, n: UserFilter, now: string, after: string, 
       value = next(join([{ sql: `u.${column} > ?`, params: [value] }, ...below]))
     }
   }
-  collect('users_email', prefixRange('u.email_lower', prefix, upper))
+  const emails = prefixRange('u.email_lower', prefix, upper)
+  const bound = best.bound
+  if (bound !== null && emailWalkIsShorter(db, emails, after, bound, emailWalk)) {
+    const where = join([{ sql: 'u.username > ? AND u.username < ?', params: [after, bound] }, emails])
+    best.add(prepareCached(db,
+      `SELECT u.username FROM users u INDEXED BY users_search WHERE ${where.sql}${extra.sql} ORDER BY u.username LIMIT ?`
+    ).pluck().all(...where.params, ...extra.params, fetch) as string[])
+  } else {
+    collect('users_email', emails)
+  }
   if (best.names.length === 0) return []
   return rows(db, {
     sql: `SELECT ${USER_VIEW_COLUMNS} FROM users u INDEXED BY users_search
           WHERE u.username IN (SELECT value FROM json_each(?))${extra.sql} ORDER BY u.username LIMIT ?`,
     params: [JSON.stringify(best.names), ...extra.params, fetch]
   })
+}
+
+/**
+ * Whether walking the users between `after` and `bound` (username order, at most `limit`) looks at
+ * fewer index entries than the email range holds. Both are counted index-only, with a cap that
+ * grows fourfold until one of them falls short of it: the probe costs a small multiple of the
+ * cheaper read, never a count of the larger one (a narrow prefix's range is a few entries, while
+ * the walk to its bound may cross most of the table).
+ */
+function emailWalkIsShorter (db: Db, emails: Sql, after: string, bound: string, limit: number): boolean {
+  const range = join([emails])
+  const rangeCount = prepareCached(db, `SELECT count(*) AS n FROM (SELECT 1 FROM users u INDEXED BY users_email WHERE ${range.sql} LIMIT ?)`)
+  const walkCount = prepareCached(db,
+    'SELECT count(*) AS n FROM (SELECT 1 FROM users INDEXED BY users_search WHERE username > ? AND username < ? LIMIT ?)')
+  for (let cap = 256; ; cap *= 4) {
+    const capped = Math.min(cap, limit)
+    if ((rangeCount.get(...range.params, capped) as { n: number }).n < capped) return false
+    if ((walkCount.get(after, bound, capped) as { n: number }).n < capped) return true
+    if (capped === limit) return false
+  }
 }

@@ -108,7 +108,13 @@ t.test('listUsers against a reference model', async t => {
     { smallDriver: 1, searchWindow: 2, maxDistinct: 1 },
     { smallDriver: 3, searchWindow: 5, maxDistinct: 2 },
     { smallDriver: 0, searchWindow: 3, maxDistinct: 1000 },
-    { smallDriver: 1000, searchWindow: 1000, maxDistinct: 1000 }
+    { smallDriver: 1000, searchWindow: 1000, maxDistinct: 1000 },
+    // Step 2's email matches found by walking users in username order rather than the email range.
+    { smallDriver: 0, searchWindow: 1, maxDistinct: 0, emailWalk: 1000 },
+    { smallDriver: 0, searchWindow: 2, maxDistinct: 1, emailWalk: 3 },
+    { smallDriver: 0, searchWindow: 1, maxDistinct: 0, emailWalk: 6 },
+    { smallDriver: 0, searchWindow: 1, maxDistinct: 1000, emailWalk: 12 },
+    { smallDriver: 0, searchWindow: 1, maxDistinct: 1000, emailWalk: 0 }
   ]
   for (const filter of filters) {
     const expected = reference(filter).map(v => v.username)

@@ -5,9 +5,11 @@
  *
  * The stream: `id:` is the position, `event:` the CloudEvents type, `data:` the CloudEvent. It
  * starts with new events only, or right after `Last-Event-ID` (or `?after=`), catching up from the
- * log and then going live through one store subscription per connection. A comment line every
- * `IDM_SSE_HEARTBEAT_SECONDS` keeps proxies from closing an idle connection. Open streams are
- * ended before the server closes, so shutting down never waits for subscribers to hang up.
+ * log and then going live on the one store subscription that every open stream shares
+ * (src/audit/live-feed.ts: each event serialised once; a client that falls more than 4 MiB
+ * behind is ended with a comment saying so). A comment line every `IDM_SSE_HEARTBEAT_SECONDS`
+ * keeps proxies from closing an idle connection. Open streams are ended before the server
+ * closes, so shutting down never waits for subscribers to hang up.
  *
  * A stream outlives the request that authorised it, so the token check is repeated before every
  * delivery and heartbeat (one primary-key lookup in the read model): a stream ends when its token
@@ -17,8 +19,9 @@
 import { PassThrough } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { resolveTypeFilter, type CloudEvent, type TypeFilter } from '../../audit/cloudevents.js'
-import { headPosition, readFeed, subscribeFeed, type FeedSubscription } from '../../audit/feed.js'
+import { resolveTypeFilter, type TypeFilter } from '../../audit/cloudevents.js'
+import { headPosition, readFeed } from '../../audit/feed.js'
+import { createLiveFeed, type EndReason } from '../../audit/live-feed.js'
 import { eventSchemaDocument } from '../../audit/schema.js'
 import { getCredentialState } from '../../projections/user-queries.js'
 import { isAllowed, type Principal } from '../plugins/auth.js'
@@ -51,26 +54,21 @@ function resumePosition (request: FastifyRequest, after: number | undefined): nu
 
 /**
  * A subscriber that has not read what was sent for this long is cut off (a dead peer would
- * otherwise hold its connection and subscription forever); its reconnect resumes from its last id.
+ * otherwise hold its connection forever); its reconnect resumes from its last id.
  */
 const STALL_MS = 60_000
 
-/** Resolves when `stream` can take more, or is gone. */
-const drained = async (stream: PassThrough): Promise<void> => await new Promise(resolve => {
-  const done = (): void => {
-    stream.off('drain', done)
-    stream.off('close', done)
-    resolve()
-  }
-  stream.on('drain', done)
-  stream.on('close', done)
-})
-
-const frame = (event: CloudEvent): string => `id: ${event.position}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
+/** What the client reads as the stream's last line when the server ends it, by reason. */
+const END_COMMENTS: Partial<Record<EndReason, string>> = {
+  slow: ': closed: this client fell behind the feed; reconnect with Last-Event-ID to resume\n\n',
+  error: ': closed: the feed failed; reconnect with Last-Event-ID to resume\n\n'
+}
 
 export interface EventsRouteOptions extends RouteDeps {
   /** Heartbeat interval override in milliseconds (tests); default IDM_SSE_HEARTBEAT_SECONDS. */
   readonly sseHeartbeatMs?: number
+  /** Unsent bytes a stream may hold before it is ended as too slow (tests); default 4 MiB. */
+  readonly sseMaxBufferedBytes?: number
 }
 
 export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async (app, deps) => {
@@ -79,6 +77,8 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async
   const heartbeatMs = deps.sseHeartbeatMs ?? app.config.sseHeartbeatSeconds * 1000
   /** Open streams: each ends its stream and resolves once the response is closed. */
   const open = new Set<() => Promise<void>>()
+  /** One store subscription for every open stream, each event serialised once. */
+  const live = createLiveFeed(store, { source, ...(deps.sseMaxBufferedBytes === undefined ? {} : { maxBufferedBytes: deps.sseMaxBufferedBytes }) })
 
   app.get('/events', {
     config: { auth: { roles: FEED_READERS } },
@@ -136,18 +136,24 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async
     const claims = request.user as { exp?: unknown } | undefined
     const exp = typeof claims?.exp === 'number' ? claims.exp : undefined
     const authorised = (): boolean => stillAuthorised(principal, credentialVersion, exp)
-    const feed: FeedSubscription = subscribeFeed(store, { after, filter, source })
     const out = new PassThrough()
     const closed = new Promise<void>(resolve => reply.raw.once('close', resolve))
     let ended = false
     let stalledSince: number | null = null
-    const end = (): void => {
+    let detach = (): void => {}
+    const end = (reason?: EndReason): void => {
       if (ended) return
       ended = true
       clearInterval(heartbeat)
       open.delete(shutdown)
-      void feed.close()
-      if (!out.writableEnded) out.end()
+      detach()
+      const comment = reason === undefined ? undefined : END_COMMENTS[reason]
+      if (!out.writableEnded) out.end(comment)
+      // A client too slow to read its backlog gets the stall period to do so, then is cut off.
+      if (reason === 'slow') {
+        const cutOff = setTimeout(() => reply.raw.destroy(), STALL_MS).unref()
+        void closed.then(() => clearTimeout(cutOff))
+      }
     }
     const shutdown = async (): Promise<void> => {
       end()
@@ -155,6 +161,9 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async
     }
     const heartbeat = setInterval(() => {
       if (ended) return
+      // Unsent data that has not moved since the last beat: the client stopped reading.
+      if (out.writableNeedDrain) stalledSince ??= Date.now()
+      else stalledSince = null
       const stalled = stalledSince !== null && Date.now() - stalledSince > Math.max(STALL_MS, 2 * heartbeatMs)
       if (stalled) {
         end()
@@ -167,20 +176,19 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async
     }, heartbeatMs)
     heartbeat.unref()
     open.add(shutdown)
-    void closed.then(end)
-    out.once('error', end)
-
-    const pump = async (): Promise<void> => {
-      for await (const batch of feed) {
-        if (ended || !authorised()) break
-        if (!out.write(batch.map(frame).join(''))) {
-          stalledSince = Date.now()
-          await drained(out)
-          stalledSince = null
-        }
+    void closed.then(() => end())
+    out.once('error', () => end())
+    detach = live.attach({
+      after,
+      filter,
+      out,
+      authorised,
+      end: (reason, err) => {
+        if (reason === 'error') request.log.error({ err }, 'event stream failed')
+        else if (reason === 'slow') request.log.warn({ buffered: out.writableLength }, 'event stream closed: the client fell behind')
+        end(reason)
       }
-    }
-    pump().catch((err: unknown) => request.log.error({ err }, 'event stream failed')).finally(end)
+    })
 
     // A comment first, so the client sees the response (and its headers) at once.
     out.write(': stream open\n\n')
@@ -197,6 +205,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async
   // preClose runs before the server closes idle connections and waits for the others: ending the
   // streams (and waiting for their responses to close) here is what lets close() finish at once.
   app.addHook('preClose', async () => {
+    await live.close()
     await Promise.race([
       Promise.all([...open].map(async shutdown => await shutdown())),
       new Promise(resolve => setTimeout(resolve, 2000).unref())
