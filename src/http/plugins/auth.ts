@@ -12,10 +12,15 @@
  * from it, so documentation and enforcement cannot drift apart.
  *
  * Tokens are ES256 JWTs (kid = RFC 7638 thumbprint, verification by kid among all keys, no other
- * algorithm accepted). @fastify/jwt checks signature, iss and aud (verified tokens are cached, as
- * an ES256 verify costs ~140 µs); exp and nbf are checked here against the app's clock; then the
- * credential lookup runs on every request, so a deactivated or locked user, or one whose
- * credential version moved on (password change/reset), is refused at once.
+ * algorithm accepted). @fastify/jwt checks signature, iss and aud; exp and nbf are checked here
+ * against the app's clock; then the credential lookup runs on every request, so a deactivated or
+ * locked user, or one whose credential version moved on (password change/reset), is refused at
+ * once.
+ *
+ * Verified tokens are cached here (VerifiedTokens), keyed by the Authorization header value: an
+ * ES256 verify costs ~140 µs, and even @fastify/jwt's own cache decodes the token and hashes it
+ * (SHA-256) on every hit. A hit is a Map lookup; exp/nbf, the signing key still being known and
+ * the revocation lookup are checked on every request all the same, hit or miss.
  */
 import { randomUUID } from 'node:crypto'
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
@@ -116,6 +121,39 @@ export interface AuthOptions {
 
 class UnknownKeyError extends Error {}
 
+interface VerifiedToken {
+  readonly claims: AccessTokenClaims
+  readonly kid: string
+}
+
+/**
+ * Tokens whose signature, issuer, audience and claim shape passed, by the exact Authorization
+ * header value that carried them. Bounded (the oldest entry goes first); an entry is dropped once
+ * its token has expired by the app's clock, and failures are never stored, so a refused token is
+ * verified again each time it is presented.
+ */
+class VerifiedTokens {
+  readonly #entries = new Map<string, VerifiedToken>()
+  constructor (private readonly capacity: number) {}
+
+  get (header: string): VerifiedToken | undefined { return this.#entries.get(header) }
+
+  set (header: string, token: VerifiedToken): void {
+    if (this.capacity <= 0) return
+    if (this.#entries.size >= this.capacity) this.#entries.delete(this.#entries.keys().next().value as string)
+    this.#entries.set(header, token)
+  }
+
+  delete (header: string): void { this.#entries.delete(header) }
+}
+
+/** The kid of a token that has just been verified (its header is well-formed JSON by then). */
+function kidOf (header: string): string {
+  const token = header.slice(header.indexOf(' ') + 1)
+  const decoded = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')) as { kid?: unknown }
+  return String(decoded.kid)
+}
+
 const invalidToken = (): HttpProblem => new HttpProblem(unauthorized('Bearer error="invalid_token"',
   'The access token is invalid, expired or revoked.'))
 
@@ -152,15 +190,14 @@ export const authPlugin = globalPlugin<AuthOptions>('idm-auth', async (app, opti
       allowedIss: issuer,
       allowedAud: audience,
       requiredClaims: ['iss', 'aud', 'sub', 'iat', 'exp', 'jti', 'cv'],
-      // Time claims are checked below against the injectable clock; the cache is bounded and
-      // its entries live no longer than a token can.
+      // Time claims are checked below against the injectable clock. No cache in fast-jwt: the
+      // one below sits in front of it.
       ignoreExpiration: true,
       ignoreNotBefore: true,
-      cache: options.tokenCacheSize ?? 10_000,
-      cacheTTL: ttlSeconds * 1000,
-      errorCacheTTL: -1
+      cache: false
     }
   })
+  const verified = new VerifiedTokens(options.tokenCacheSize ?? 10_000)
 
   app.decorateRequest('principal', null)
 
@@ -187,17 +224,33 @@ export const authPlugin = globalPlugin<AuthOptions>('idm-auth', async (app, opti
     if (header === undefined || !/^Bearer\s/i.test(header)) {
       throw new HttpProblem(unauthorized('Bearer'))
     }
-    let claims: unknown
-    try {
-      claims = await request.jwtVerify()
-    } catch (error) {
-      request.log.info({ reason: (error as { code?: unknown }).code ?? (error as Error).name }, 'bearer token refused')
-      throw invalidToken()
+    let claims: AccessTokenClaims
+    const cached = verified.get(header)
+    if (cached !== undefined && keys.publicKeyPem(cached.kid) !== undefined) {
+      claims = cached.claims
+      // What jwtVerify would have set (the SSE route reads the token's exp from it).
+      request.user = claims
+    } else {
+      if (cached !== undefined) verified.delete(header)
+      let decoded: unknown
+      try {
+        decoded = await request.jwtVerify()
+      } catch (error) {
+        request.log.info({ reason: (error as { code?: unknown }).code ?? (error as Error).name }, 'bearer token refused')
+        throw invalidToken()
+      }
+      if (!claimsCheck.Check(decoded)) throw refuse(request, 'malformed claims')
+      // Shared by every request that presents the token from now on: read-only.
+      claims = Object.freeze(decoded)
+      Object.freeze(claims.roles)
+      verified.set(header, { claims, kid: kidOf(header) })
     }
-    if (!claimsCheck.Check(claims)) throw refuse(request, 'malformed claims')
     const nowMs = clock().getTime()
     const now = nowMs / 1000
-    if (now >= claims.exp) throw refuse(request, 'expired')
+    if (now >= claims.exp) {
+      verified.delete(header)
+      throw refuse(request, 'expired')
+    }
     if (claims.nbf !== undefined && now < claims.nbf) throw refuse(request, 'not yet valid')
 
     const state = await credentials.lookup(claims.sub)

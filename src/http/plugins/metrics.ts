@@ -36,12 +36,14 @@ export const metricsPlugin = globalPlugin<MetricsOptions>('idm-metrics', async (
   })
   app.decorate('metrics', { registry, httpRequestDuration })
 
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook: an async one costs a promise and a microtask per request, for nothing here.
+  app.addHook('onResponse', (request, reply, done) => {
     httpRequestDuration.observe({
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
       status_code: String(reply.statusCode)
     }, reply.elapsedTime / 1000)
+    done()
   })
 
   app.get('/metrics', {
