@@ -7,6 +7,7 @@
 import { DomainError } from '../domain/errors.js'
 import { streams } from '../domain/events.js'
 import { reservationDecider, type ReservationKind } from '../domain/reservation.js'
+import type { EventStore } from '../eventstore/port.js'
 import type { CommandDeps } from './deps.js'
 import { deriveEventId, foldRecorded, handleCommand, SYSTEM_ACTOR, type CommandContext } from './handler.js'
 
@@ -51,6 +52,18 @@ export async function holderOf (deps: Pick<CommandDeps, 'store'>, kind: Reservat
   return foldRecorded(reservationDecider, recorded).holder
 }
 
+/** Throws VALUE_TAKEN (from the decider) when `reserve` would refuse the value. Reads only. */
+async function refuseIfTaken (deps: CommandDeps, kind: ReservationKind, value: string, userId: string, ctx: CommandContext): Promise<void> {
+  const stream = streams.reservation(kind, value)
+  const recorded = await deps.store.readStream(stream, { direction: 'backwards', maxCount: 1 })
+  const last = recorded[0]
+  const holder = foldRecorded(reservationDecider, recorded).holder
+  if (last === undefined || holder === null || holder === userId) return
+  if (last.id === deriveEventId(ctx, stream, 'ValueReserved', last.revision)) return
+  if (await isOrphan(deps, holder, String(last.metadata.occurredAt))) return
+  reservationDecider.decide({ type: 'Reserve', data: { kind, value, userId } }, { holder })
+}
+
 /** A crashed registration left the reservation: its user stream never appeared, and it is old. */
 async function isOrphan (deps: CommandDeps, holder: string, reservedAt: string): Promise<boolean> {
   const ageSeconds = (deps.clock().getTime() - Date.parse(reservedAt)) / 1000
@@ -66,6 +79,11 @@ export async function reserveAll (
   userId: string,
   ctx: CommandContext
 ): Promise<string> {
+  await payOwedReleases(deps)
+  // A value someone else holds is refused before anything is appended, so a refused request
+  // leaves no trace in the log; only a claim racing this one can still make it reserve and
+  // release (the append below stays the arbiter).
+  for (const claim of claims) await refuseIfTaken(deps, claim.kind, claim.value, userId, ctx)
   const taken: { kind: ReservationKind, value: string }[] = []
   let holder = userId
   try {
@@ -80,11 +98,57 @@ export async function reserveAll (
   }
 }
 
+/**
+ * Releases the values. A release the store refuses (full disk, outage) is not an error of the
+ * caller's request: it is owed, and paid before the next reservation (see payOwedReleases), so
+ * the caller's own failure (or success) is what the client hears.
+ */
 export async function releaseAll (
   deps: CommandDeps,
   claims: readonly { kind: ReservationKind, value: string }[],
   userId: string,
   ctx: CommandContext
 ): Promise<void> {
-  for (const claim of claims) await release(deps, claim.kind, claim.value, userId, ctx)
+  for (const claim of claims) {
+    try {
+      await release(deps, claim.kind, claim.value, userId, ctx)
+    } catch {
+      owed(deps.store).set(`${claim.kind}\0${claim.value}\0${userId}`, { ...claim, userId, ctx })
+    }
+  }
+}
+
+interface OwedRelease { readonly kind: ReservationKind, readonly value: string, readonly userId: string, readonly ctx: CommandContext }
+
+/**
+ * Compensations the store refused when they were due, per event store, in this process: a
+ * registration refused for lack of space may have stored its reservations before the user event
+ * failed, and then the releases fail too. Without this, retrying that registration once space is
+ * back would find its own username taken until the orphan window passes. A release is safe to
+ * store late: only the holder frees a value, so a value taken over since stays taken. (After a
+ * restart the list is gone and the orphan takeover in `reserve` covers the same case.)
+ */
+const owedReleases = new WeakMap<EventStore, Map<string, OwedRelease>>()
+
+function owed (store: EventStore): Map<string, OwedRelease> {
+  let map = owedReleases.get(store)
+  if (map === undefined) owedReleases.set(store, map = new Map())
+  return map
+}
+
+/** Stores the releases still owed, oldest first; stops at the first the store refuses again. */
+export async function payOwedReleases (deps: CommandDeps): Promise<number> {
+  const map = owedReleases.get(deps.store)
+  if (map === undefined || map.size === 0) return 0
+  let paid = 0
+  for (const [key, debt] of [...map]) {
+    try {
+      await release(deps, debt.kind, debt.value, debt.userId, debt.ctx)
+    } catch {
+      break
+    }
+    map.delete(key)
+    paid++
+  }
+  return paid
 }

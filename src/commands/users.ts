@@ -9,7 +9,9 @@ import { checkPassword } from '../domain/password-policy.js'
 import { isActiveAdmin, userDecider, type UserCommand, type UserProfile, type UserState } from '../domain/user.js'
 import { claimSeat, releaseSeat } from './admin-seats.js'
 import { loadCatalogSnapshot } from './catalog-snapshot.js'
+import { loadFolded } from './fold-cache.js'
 import type { CommandDeps } from './deps.js'
+import { PreconditionFailedError } from './errors.js'
 import { createdByThisRequest, foldRecorded, handleCommand, type CommandContext, type Handled } from './handler.js'
 import { releaseAll, reserveAll } from './reservations.js'
 
@@ -62,8 +64,12 @@ export async function registerUser (deps: CommandDeps, input: RegisterUserInput,
 export async function updateProfile (
   deps: CommandDeps, userId: string, profile: UserProfile, ctx: CommandContext, options: { ifMatch?: number } = {}
 ): Promise<WriteResult> {
-  const current = await loadUser(deps, userId)
+  const recorded = await deps.store.readStream(streams.user(userId))
+  const current = foldRecorded(userDecider, recorded)
   if (current.status === 'none') throw new DomainError('USER_NOT_FOUND', 'no such user', { userId })
+  // A stale If-Match is refused before anything is reserved (the handler checks it again at the append).
+  const revision = recorded.at(-1)?.revision ?? -1
+  if (options.ifMatch !== undefined && options.ifMatch !== revision) throw new PreconditionFailedError(options.ifMatch, revision)
   const catalog = await loadCatalogSnapshot(deps.store, { identificationTypes: [profile.identificationType] })
   const command: UserCommand = { type: 'UpdateProfile', data: { userId, catalog, ...profileOf(profile) } }
   userDecider.decide(command, current) // a broken rule must not reserve anything
@@ -144,7 +150,7 @@ export async function runUserCommand (
 }
 
 export async function loadUser (deps: Pick<CommandDeps, 'store'>, userId: string): Promise<UserState> {
-  return foldRecorded(userDecider, await deps.store.readStream(streams.user(userId)))
+  return (await loadFolded(deps.store, userDecider, streams.user(userId))).state
 }
 
 export async function hashAcceptablePassword (deps: CommandDeps, password: string, username: string): Promise<string> {

@@ -5,10 +5,15 @@
  * (private or public keys) only verify, so a rotation is "prepend a new key, keep the old one
  * until its tokens have expired". Every key is identified by its RFC 7638 JWK thumbprint.
  * Private material stays inside this module: the object never serialises or prints it.
+ *
+ * Rotation (docs/reliability.md): `addSigningKey` (a new key, verify-only or at once active),
+ * `activateSigningKey` (move it first), `retireSigningKey` (drop an old one once the tokens it
+ * signed have expired). Each rewrites the file atomically (mode 0600); the service reads the
+ * file on start, so every API node is restarted after each step.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { inspect } from 'node:util'
 
 export interface PublicJwk {
@@ -148,4 +153,84 @@ export function loadOrCreateSigningKeys (options: { readonly keyFile: string }):
     warnings.push(`${keyFile} is readable by other users; restrict it with chmod 600`)
   }
   return signingKeysFromPem(readFileSync(keyFile, 'utf8'), warnings)
+}
+
+// ── rotation: editing the key file ──────────────────────────────────────────────────────────
+
+/** One PEM block of a key file, in file order. */
+export interface KeyFileEntry {
+  readonly kid: string
+  /** A private key (can sign when first) or only a public key (verifies). */
+  readonly private: boolean
+  /** First in the file: the key that signs new tokens. */
+  readonly active: boolean
+}
+
+interface Block { readonly kid: string, readonly private: boolean, readonly pem: string }
+
+function blocksOf (text: string): Block[] {
+  return [...text.matchAll(PEM_BLOCK)].map((m, index) => {
+    const key = parseBlock(m[1]!, m[0], index)
+    const publicKey = key.type === 'private' ? createPublicKey(key) : key
+    return { kid: describe(publicKey, index).kid, private: key.type === 'private', pem: m[0].trim() }
+  })
+}
+
+/** The keys of a key file, the signing one first. */
+export function listKeyFile (keyFile: string): KeyFileEntry[] {
+  return blocksOf(readFileSync(keyFile, 'utf8')).map((b, index) => ({ kid: b.kid, private: b.private, active: index === 0 }))
+}
+
+/**
+ * Adds a freshly generated key to the key file and returns its kid. With `activate` it goes
+ * first and signs from the next start (one node, or nodes restarted together); without, it is
+ * appended and only verifies — step one of a rotation across several nodes, so that every node
+ * accepts the new key's tokens before any node signs with it (then `activateSigningKey`).
+ */
+export function addSigningKey (keyFile: string, options: { readonly activate?: boolean } = {}): string {
+  const blocks = blocksOf(readFileSync(keyFile, 'utf8'))
+  const pem = generateSigningKeyPem().trim()
+  const [added] = blocksOf(pem)
+  const next = options.activate === true ? [added!, ...blocks] : [...blocks, added!]
+  writeKeyFile(keyFile, next)
+  return added!.kid
+}
+
+/** Makes a key already in the file (a private one) the signing key: it moves first. */
+export function activateSigningKey (keyFile: string, kid: string): void {
+  const blocks = blocksOf(readFileSync(keyFile, 'utf8'))
+  const chosen = blocks.find((b) => b.kid === kid)
+  if (chosen === undefined) throw new SigningKeyError(`no key ${kid} in ${keyFile}`)
+  if (!chosen.private) throw new SigningKeyError(`key ${kid} is a public key only and cannot sign`)
+  writeKeyFile(keyFile, [chosen, ...blocks.filter((b) => b !== chosen)])
+}
+
+/**
+ * Removes a key: tokens it signed stop verifying at the next start. Do it once the newest of
+ * them has expired (IDM_TOKEN_TTL after the new key became active). The signing key cannot be
+ * retired; activate another one first.
+ */
+export function retireSigningKey (keyFile: string, kid: string): void {
+  const blocks = blocksOf(readFileSync(keyFile, 'utf8'))
+  const index = blocks.findIndex((b) => b.kid === kid)
+  if (index === -1) throw new SigningKeyError(`no key ${kid} in ${keyFile}`)
+  if (index === 0) throw new SigningKeyError(`key ${kid} signs new tokens; activate another key before retiring it`)
+  writeKeyFile(keyFile, blocks.filter((_, i) => i !== index))
+}
+
+/** Replaces the file atomically (temp file, fsync, rename, fsync of the directory), mode 0600. */
+function writeKeyFile (keyFile: string, blocks: readonly Block[]): void {
+  if (blocks.length === 0 || !blocks[0]!.private) throw new SigningKeyError('the first PEM block must be the private key that signs')
+  const text = `${blocks.map((b) => b.pem).join('\n')}\n`
+  signingKeysFromPem(text) // never write a file the service would refuse
+  const tmp = join(dirname(keyFile), `.${basename(keyFile)}.${process.pid}.tmp`)
+  rmSync(tmp, { force: true })
+  writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' })
+  const fd = openSync(tmp, 'r')
+  try { fsyncSync(fd) } finally { closeSync(fd) }
+  renameSync(tmp, keyFile)
+  try {
+    const dir = openSync(dirname(keyFile), 'r')
+    try { fsyncSync(dir) } finally { closeSync(dir) }
+  } catch { /* not every platform can fsync a directory */ }
 }

@@ -19,6 +19,12 @@ export interface RateLimitGuardOptions {
   readonly timeWindowMs?: number
   /** The key to count under; undefined skips the limit. Default: the client address. */
   readonly key?: (request: FastifyRequest) => string | undefined
+  /**
+   * Send x-ratelimit-limit/-remaining (default true). Off for limits keyed on something other
+   * than the caller itself: a per-username count would tell anyone how often others tried that
+   * username in the last minute (an enumeration side channel).
+   */
+  readonly exposeHeaders?: boolean
 }
 
 declare module 'fastify' {
@@ -54,8 +60,10 @@ export const rateLimitPlugin = globalPlugin<{ config: Config }>('idm-rate-limit'
       if (key !== undefined && key(request) === undefined) return
       const result = await limiter(request)
       if (result.isAllowed) return
-      reply.header('x-ratelimit-limit', result.max)
-      reply.header('x-ratelimit-remaining', result.remaining)
+      if (options.exposeHeaders !== false) {
+        reply.header('x-ratelimit-limit', result.max)
+        reply.header('x-ratelimit-remaining', result.remaining)
+      }
       if (result.isExceeded) throw problem.tooManyRequests(result.ttlInSeconds)
     }
   }
@@ -63,6 +71,6 @@ export const rateLimitPlugin = globalPlugin<{ config: Config }>('idm-rate-limit'
   app.decorate('rateLimitGuard', guard)
   app.decorate('loginRateLimits', [
     guard({ max: config.rateLimit.loginPerMinute }),
-    guard({ max: config.rateLimit.loginPerMinutePerUsername, key: usernameKey })
+    guard({ max: config.rateLimit.loginPerMinutePerUsername, key: usernameKey, exposeHeaders: false })
   ])
 })
