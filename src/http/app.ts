@@ -5,7 +5,6 @@
  * It never listens: main.ts calls `listen`, and `close` on SIGTERM; tests use `inject`.
  */
 import Fastify, {
-  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyPluginAsync,
@@ -20,9 +19,10 @@ import type { Config } from '../config.js'
 import type { SigningKeys } from './keys.js'
 import { authPlugin, declareAuth, type CredentialLookup } from './plugins/auth.js'
 import { bodyPlugin } from './plugins/body.js'
+import { consolePlugin } from './plugins/console.js'
 import type { ErrorMapper } from './plugins/error-map.js'
 import { healthPlugin } from './plugins/health.js'
-import { loggerOptions } from './plugins/logging.js'
+import { RequestLogController, loggerOptions } from './plugins/logging.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { openApiPlugin } from './plugins/openapi.js'
 import { frameworkErrors, problem, problemsPlugin } from './plugins/problems.js'
@@ -89,7 +89,8 @@ export async function buildApp (deps: AppDeps): Promise<App> {
     trustProxy: (Array.isArray(trustProxy) ? [...trustProxy] : trustProxy) as boolean | string[],
     requestIdHeader: false,
     genReqId,
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // One line per request at info ("request completed"); see plugins/logging.ts.
+    logController: new RequestLogController({ requestIdLogLabel: 'requestId' }),
     frameworkErrors,
     // Slow-loris guard: the whole request must arrive within 30 s (responses may stream longer).
     requestTimeout: 30_000,
@@ -130,6 +131,8 @@ export async function buildApp (deps: AppDeps): Promise<App> {
     config, keys: deps.keys, credentials: deps.credentials, clock, ...(deps.tokenCacheSize === undefined ? {} : { tokenCacheSize: deps.tokenCacheSize })
   })
   await app.register(healthPlugin, deps.ready === undefined ? {} : { ready: deps.ready })
+  // The admin console's static pages (/console), a client of the /v1 routes below.
+  await app.register(consolePlugin)
 
   await app.register(async (v1) => {
     for (const route of deps.routes ?? []) {
