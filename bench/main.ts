@@ -315,7 +315,8 @@ const report: Report = {
 process.stdout.write(`\n${table(rows)}\n`)
 const results = benchFile('results')
 writeReport(report, {
-  json: join(results, args.quick ? 'latest-quick.json' : 'latest.json'),
+  // Only a full run replaces latest.json, which --render turns into BENCHMARKS.md.
+  json: join(results, args.quick ? 'latest-quick.json' : args.only !== null ? 'latest-partial.json' : 'latest.json'),
   ...(args.quick || args.only !== null ? {} : { markdown: join(benchFile('..'), 'BENCHMARKS.md') }),
   analysis: benchFile('analysis.md')
 })
