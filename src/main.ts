@@ -44,6 +44,7 @@ export async function start (config: Config): Promise<void> {
   const lines = [
     `Identity Manager listening on ${url}`,
     `  API docs:   ${url}/docs`,
+    `  console:    ${url}/console`,
     `  data:       ${config.dataDir}`
   ]
   if (created !== null) {
