@@ -17,7 +17,7 @@ import type { CommandDeps } from './deps.js'
 import { AuthenticationError, WrongCurrentPasswordError } from './errors.js'
 import { foldRecorded, handleCommand, SYSTEM_ACTOR, type CommandContext } from './handler.js'
 import { holderOf } from './reservations.js'
-import { acceptablePassword, hashAcceptablePassword, runUserCommand, type WriteResult } from './users.js'
+import { acceptablePassword, hashAcceptablePassword, loadUser, runUserCommand, type WriteResult } from './users.js'
 
 export interface Authenticated {
   readonly userId: string
@@ -86,7 +86,7 @@ export async function authenticate (
 export async function changeOwnPassword (
   deps: CommandDeps, userId: string, input: { currentPassword: string, newPassword: string }, ctx: CommandContext
 ): Promise<WriteResult> {
-  const user = foldRecorded(userDecider, await deps.store.readStream(streams.user(userId)))
+  const user = await loadUser(deps, userId)
   if (user.status === 'none') throw new DomainError('USER_NOT_FOUND', 'no such user', { userId })
   const newPassword = acceptablePassword(deps, input.newPassword, user.username)
   const verified = await deps.loginLock.run(`login:${user.username}`, async () => {
@@ -106,7 +106,7 @@ export async function changeOwnPassword (
 
 /** An administrator sets a new password (no current password needed). */
 export async function resetPassword (deps: CommandDeps, userId: string, newPassword: string, ctx: CommandContext): Promise<WriteResult> {
-  const user = foldRecorded(userDecider, await deps.store.readStream(streams.user(userId)))
+  const user = await loadUser(deps, userId)
   if (user.status === 'none') throw new DomainError('USER_NOT_FOUND', 'no such user', { userId })
   const passwordHash = await hashAcceptablePassword(deps, newPassword, user.username)
   return runUserCommand(deps, { type: 'ResetPassword', data: { userId, passwordHash } }, ctx)

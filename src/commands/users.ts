@@ -12,7 +12,7 @@ import { loadCatalogSnapshot } from './catalog-snapshot.js'
 import { loadFolded } from './fold-cache.js'
 import type { CommandDeps } from './deps.js'
 import { PreconditionFailedError } from './errors.js'
-import { createdByThisRequest, foldRecorded, handleCommand, type CommandContext, type Handled } from './handler.js'
+import { createdByThisRequest, handleCommand, type CommandContext, type Handled } from './handler.js'
 import { releaseAll, reserveAll } from './reservations.js'
 
 /** What a write returns: the user it touched and how far the log got (for read-your-writes). */
@@ -64,11 +64,9 @@ export async function registerUser (deps: CommandDeps, input: RegisterUserInput,
 export async function updateProfile (
   deps: CommandDeps, userId: string, profile: UserProfile, ctx: CommandContext, options: { ifMatch?: number } = {}
 ): Promise<WriteResult> {
-  const recorded = await deps.store.readStream(streams.user(userId))
-  const current = foldRecorded(userDecider, recorded)
+  const { state: current, revision } = await loadFolded(deps.store, userDecider, streams.user(userId))
   if (current.status === 'none') throw new DomainError('USER_NOT_FOUND', 'no such user', { userId })
   // A stale If-Match is refused before anything is reserved (the handler checks it again at the append).
-  const revision = recorded.at(-1)?.revision ?? -1
   if (options.ifMatch !== undefined && options.ifMatch !== revision) throw new PreconditionFailedError(options.ifMatch, revision)
   const catalog = await loadCatalogSnapshot(deps.store, { identificationTypes: [profile.identificationType] })
   const command: UserCommand = { type: 'UpdateProfile', data: { userId, catalog, ...profileOf(profile) } }
