@@ -16,6 +16,7 @@ import Fastify, {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Registry } from 'prom-client'
 import type { Config } from '../config.js'
+import { createDeviceTokens, deviceSecret, type DeviceTokens } from './device-tokens.js'
 import type { SigningKeys } from './keys.js'
 import { authPlugin, declareAuth, type CredentialLookup } from './plugins/auth.js'
 import { bodyPlugin } from './plugins/body.js'
@@ -71,6 +72,8 @@ declare module 'fastify' {
     /** The validated, frozen configuration. */
     config: Config
     clock: () => Date
+    /** Device tokens for the `idm_device` cookie (src/http/device-tokens.ts). */
+    deviceTokens: DeviceTokens
   }
 }
 
@@ -100,6 +103,7 @@ export async function buildApp (deps: AppDeps): Promise<App> {
   app.setValidatorCompiler(validatorCompiler)
   app.decorate('config', config)
   app.decorate('clock', clock)
+  app.decorate('deviceTokens', createDeviceTokens({ secret: deviceSecret(deps.keys), clock }))
   // Order matters. Route-shaping hooks first; then the hooks every response needs (request id,
   // problems, security headers), which a child context (like /docs) only inherits when they
   // exist before it is registered; then the OpenAPI collector, before any documented route.

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { authenticate } from '../../commands/authentication.js'
+import { rememberDevice } from '../device-tokens.js'
 import { AccessTokenResponse, problemResponses } from '../schemas/common.js'
 import { caughtUp, commandContext, type RouteDeps } from './context.js'
 
@@ -26,6 +27,8 @@ export const authenticationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
     // The token's credential version is checked against the read model on every request.
     await caughtUp(deps, user.position, reply)
     reply.header('cache-control', 'no-store')
+    // The device cookie: this client signed in to this account (see src/http/device-tokens.ts).
+    rememberDevice(app.deviceTokens, request, reply, user.userId)
     return app.issueToken(user)
   })
 }
