@@ -68,7 +68,7 @@ if (reason !== null) {
       await admin.getByLabel('Company').selectOption('')
       await rows(admin, 25)
       t.same(await contrastFailures(admin), [], 'every text on the users list meets WCAG AA contrast')
-      await h.screenshot(admin, 'users-list', { doc: true })
+      await h.screenshot(admin, 'users-list')
     })
 
     await t.test('the users list pages with the API\'s cursor', async (t) => {
@@ -218,7 +218,7 @@ if (reason !== null) {
       t.equal(await admin.getByLabel('Date and time (your local time)').inputValue() !== '', true, 'the picker shows the instant')
       t.same(await contrastFailures(admin), [], 'the history page meets WCAG AA contrast')
       await admin.evaluate('window.scrollTo(0, 0)')
-      await h.screenshot(admin, 'user-history', { doc: true, fullPage: false })
+      await h.screenshot(admin, 'user-history', { fullPage: false })
 
       await admin.getByLabel('Date and time (your local time)').fill('2020-01-01T00:00:00')
       await admin.getByRole('button', { name: 'Show', exact: true }).click()

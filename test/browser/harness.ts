@@ -2,7 +2,9 @@
  * What the console's browser tests share: the console build (made here when missing or older
  * than its sources, since `npm test` runs on a clean checkout without `npm run build`), the real
  * service listening on 127.0.0.1:0, and Debian's Chromium driven by playwright-core, with
- * screenshots written where CI lists them.
+ * screenshots written where CI lists them: test/browser/screenshots/ (ignored by git; a test run
+ * writes nothing into tracked files). docs/screenshots/ holds copies refreshed by hand
+ * (docs/console.md).
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
@@ -16,7 +18,6 @@ import { openApiService, type ApiService } from '../helpers/api.js'
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const CHROMIUM = '/usr/bin/chromium'
 export const SCREENSHOTS = join(ROOT, 'test', 'browser', 'screenshots')
-export const DOC_SCREENSHOTS = join(ROOT, 'docs', 'screenshots')
 const BUILD = join(ROOT, 'dist', 'console', 'index.html')
 const SOURCES = join(ROOT, 'src', 'console')
 
@@ -71,8 +72,8 @@ export interface ConsoleHarness {
   readonly context: BrowserContext
   /** A new tab (its own sessionStorage, so its own signed-in session), failing the test on page errors. */
   newPage (): Promise<Page>
-  /** Saves a screenshot (full page unless told) into test/browser/screenshots, and docs/screenshots when `doc`. */
-  screenshot (page: Page, name: string, options?: { doc?: boolean, fullPage?: boolean }): Promise<string>
+  /** Saves a screenshot (full page unless told) into test/browser/screenshots. */
+  screenshot (page: Page, name: string, options?: { fullPage?: boolean }): Promise<string>
 }
 
 export async function openConsoleHarness (t: Test): Promise<ConsoleHarness> {
@@ -118,12 +119,6 @@ export async function openConsoleHarness (t: Test): Promise<ConsoleHarness> {
     const fullPage = options.fullPage ?? true
     await page.screenshot({ path, fullPage })
     t.comment(`screenshot: ${relative(ROOT, path)}`)
-    if (options.doc === true) {
-      mkdirSync(DOC_SCREENSHOTS, { recursive: true })
-      const doc = join(DOC_SCREENSHOTS, `${name}.png`)
-      await page.screenshot({ path: doc, fullPage })
-      t.comment(`screenshot: ${relative(ROOT, doc)}`)
-    }
     return path
   }
 

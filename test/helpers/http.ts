@@ -8,7 +8,7 @@ import type { Test } from 'tap'
 import { loadConfig, type Config } from '../../src/config.js'
 import { buildApp, type App, type AppDeps } from '../../src/http/app.js'
 import { generateSigningKeyPem, signingKeysFromPem, type SigningKeys } from '../../src/http/keys.js'
-import type { CredentialLookup, CredentialState } from '../../src/http/plugins/auth.js'
+import type { CredentialLookup, CredentialState } from '../../src/http/auth/verification.js'
 
 export const NOW = new Date('2030-01-02T03:04:05.000Z')
 export const NOW_S = Math.floor(NOW.getTime() / 1000)

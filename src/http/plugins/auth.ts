@@ -1,95 +1,24 @@
 /**
- * Authentication and authorization, checked in one place.
- *
- * Every route under /v1 must declare `config.auth` (the app refuses to start otherwise):
- *   - `false`: public;
- *   - `{}`: any authenticated user;
- *   - `{ roles: ['identity-auditor'] }`: a user holding one of the roles;
- *   - `{ roles: [...], self: 'params.id' }`: one of the roles, or the user whose id is that
- *     route parameter.
- * `identity-admin` passes every role check. One onRequest hook enforces the declaration, before
- * the body is read; the OpenAPI `security` of the route and its 401/403 responses are derived
- * from it, so documentation and enforcement cannot drift apart.
- *
- * Tokens are ES256 JWTs (kid = RFC 7638 thumbprint, verification by kid among all keys, no other
- * algorithm accepted). @fastify/jwt checks signature, iss and aud; exp and nbf are checked here
- * against the app's clock; then the credential lookup runs on every request, so a deactivated or
- * locked user, or one whose credential version moved on (password change/reset), is refused at
- * once.
- *
- * Verified tokens are cached here (VerifiedTokens), keyed by the Authorization header value: an
- * ES256 verify costs ~140 µs, and even @fastify/jwt's own cache decodes the token and hashes it
- * (SHA-256) on every hit. A hit is a Map lookup; exp/nbf, the signing key still being known and
- * the revocation lookup are checked on every request all the same, hit or miss.
+ * Authentication and authorization, wired in one place. The parts live in src/http/auth/:
+ *   - claims.ts        the access token's claims (issued here, checked by verification);
+ *   - verification.ts  bearer token → principal: signature, time, credential state;
+ *   - token-cache.ts   verified tokens by Authorization header, so a hit skips the ES256 verify;
+ *   - policy.ts        `config.auth` on each route: what it means, checked at start-up, and the
+ *                      OpenAPI security derived from it.
+ * This plugin registers @fastify/jwt (ES256 only, verification by kid among all keys), decorates
+ * `issueToken`/`authenticate`/`requireRole`, enforces each route's policy in one onRequest hook
+ * (before the body is read), and serves the JWKS.
  */
-import { randomUUID } from 'node:crypto'
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
-import type { FastifyRequest, RouteOptions, preHandlerAsyncHookHandler } from 'fastify'
-import Type, { type Static } from 'typebox'
-import { Compile } from 'typebox/compile'
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import Type from 'typebox'
 import type { Config } from '../../config.js'
 import type { SigningKeys } from '../keys.js'
-import { problemResponse } from '../schemas/common.js'
+import { claimsFor, REQUIRED_CLAIMS, type IssuedToken, type TokenSubject } from '../auth/claims.js'
+import { isAllowed, type RouteAuth } from '../auth/policy.js'
+import { createAuthenticator, type CredentialLookup, type Principal } from '../auth/verification.js'
 import { globalPlugin } from './global.js'
-import { HttpProblem, problem, unauthorized } from './problems.js'
-
-export const ADMIN_ROLE = 'identity-admin'
-
-/** What the per-request revocation check needs to know about a user (from the read model). */
-export interface CredentialState {
-  readonly userId: string
-  readonly username: string
-  readonly status: 'active' | 'inactive'
-  /** RFC 3339; the account is locked while this lies in the future. */
-  readonly lockedUntil: string | null
-  readonly credentialVersion: number
-  readonly roles: readonly string[]
-}
-
-export interface CredentialLookup {
-  lookup (userId: string): Promise<CredentialState | null> | CredentialState | null
-}
-
-export interface Principal {
-  readonly userId: string
-  readonly username: string
-  /** Current roles from the read model (not the token's), so a role removal applies at once. */
-  readonly roles: readonly string[]
-}
-
-export type SelfParam = `params.${string}`
-
-export type RouteAuth =
-  | false
-  | { readonly roles?: readonly string[], readonly self?: SelfParam }
-
-export interface TokenSubject {
-  readonly userId: string
-  readonly username: string
-  readonly roles: readonly string[]
-  readonly credentialVersion: number
-}
-
-export interface IssuedToken {
-  readonly access_token: string
-  readonly token_type: 'Bearer'
-  readonly expires_in: number
-}
-
-const AccessTokenClaims = Type.Object({
-  iss: Type.String(),
-  aud: Type.Union([Type.String(), Type.Array(Type.String())]),
-  sub: Type.String({ minLength: 1 }),
-  iat: Type.Integer(),
-  nbf: Type.Optional(Type.Integer()),
-  exp: Type.Integer(),
-  jti: Type.String(),
-  preferred_username: Type.String(),
-  roles: Type.Array(Type.String()),
-  cv: Type.Integer({ minimum: 0 })
-})
-type AccessTokenClaims = Static<typeof AccessTokenClaims>
-const claimsCheck = Compile(AccessTokenClaims)
+import { problem } from './problems.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -105,7 +34,7 @@ declare module 'fastify' {
     principal: Principal | null
   }
   interface FastifyContextConfig {
-    /** Who may call the route; see src/http/plugins/auth.ts. Required under /v1. */
+    /** Who may call the route; see src/http/auth/policy.ts. Required under /v1. */
     auth?: RouteAuth
   }
 }
@@ -121,57 +50,8 @@ export interface AuthOptions {
 
 class UnknownKeyError extends Error {}
 
-interface VerifiedToken {
-  readonly claims: AccessTokenClaims
-  readonly kid: string
-}
-
-/**
- * Tokens whose signature, issuer, audience and claim shape passed, by the exact Authorization
- * header value that carried them. Bounded (the oldest entry goes first); an entry is dropped once
- * its token has expired by the app's clock, and failures are never stored, so a refused token is
- * verified again each time it is presented.
- */
-class VerifiedTokens {
-  readonly #entries = new Map<string, VerifiedToken>()
-  constructor (private readonly capacity: number) {}
-
-  get (header: string): VerifiedToken | undefined { return this.#entries.get(header) }
-
-  set (header: string, token: VerifiedToken): void {
-    if (this.capacity <= 0) return
-    if (this.#entries.size >= this.capacity) this.#entries.delete(this.#entries.keys().next().value as string)
-    this.#entries.set(header, token)
-  }
-
-  delete (header: string): void { this.#entries.delete(header) }
-}
-
-/** The kid of a token that has just been verified (its header is well-formed JSON by then). */
-function kidOf (header: string): string {
-  const token = header.slice(header.indexOf(' ') + 1)
-  const decoded = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')) as { kid?: unknown }
-  return String(decoded.kid)
-}
-
-const invalidToken = (): HttpProblem => new HttpProblem(unauthorized('Bearer error="invalid_token"',
-  'The access token is invalid, expired or revoked.'))
-
-export function isAllowed (principal: Principal, policy: Exclude<RouteAuth, false>, params: unknown): boolean {
-  if (principal.roles.includes(ADMIN_ROLE)) return true
-  const roles = policy.roles ?? []
-  if (roles.length === 0 && policy.self === undefined) return true
-  if (roles.some((role) => principal.roles.includes(role))) return true
-  if (policy.self !== undefined) {
-    const value = (params as Record<string, unknown> | undefined)?.[policy.self.slice('params.'.length)]
-    return typeof value === 'string' && value === principal.userId
-  }
-  return false
-}
-
 export const authPlugin = globalPlugin<AuthOptions>('idm-auth', async (app, options) => {
   const { config, keys, credentials, clock } = options
-  const { issuer, audience, ttlSeconds } = config.token
 
   await app.register(fastifyJwt, {
     secret: {
@@ -187,87 +67,25 @@ export const authPlugin = globalPlugin<AuthOptions>('idm-auth', async (app, opti
     sign: { algorithm: 'ES256', kid: keys.activeKid },
     verify: {
       algorithms: ['ES256'],
-      allowedIss: issuer,
-      allowedAud: audience,
-      requiredClaims: ['iss', 'aud', 'sub', 'iat', 'exp', 'jti', 'cv'],
-      // Time claims are checked below against the injectable clock. No cache in fast-jwt: the
-      // one below sits in front of it.
+      allowedIss: config.token.issuer,
+      allowedAud: config.token.audience,
+      requiredClaims: REQUIRED_CLAIMS,
+      // Time claims are checked in verification.ts against the injectable clock. No cache in
+      // fast-jwt: token-cache.ts sits in front of it.
       ignoreExpiration: true,
       ignoreNotBefore: true,
       cache: false
     }
   })
-  const verified = new VerifiedTokens(options.tokenCacheSize ?? 10_000)
+  const authenticate = createAuthenticator({ keys, credentials, clock, tokenCacheSize: options.tokenCacheSize })
 
   app.decorateRequest('principal', null)
 
-  app.decorate('issueToken', (subject: TokenSubject): IssuedToken => {
-    const now = Math.floor(clock().getTime() / 1000)
-    const claims: AccessTokenClaims = {
-      iss: issuer,
-      aud: audience,
-      sub: subject.userId,
-      iat: now,
-      nbf: now,
-      exp: now + ttlSeconds,
-      jti: randomUUID(),
-      preferred_username: subject.username,
-      roles: [...subject.roles],
-      cv: subject.credentialVersion
-    }
-    return { access_token: app.jwt.sign(claims), token_type: 'Bearer', expires_in: ttlSeconds }
-  })
-
-  async function authenticate (request: FastifyRequest): Promise<Principal> {
-    if (request.principal !== null) return request.principal
-    const header = request.headers.authorization
-    if (header === undefined || !/^Bearer\s/i.test(header)) {
-      throw new HttpProblem(unauthorized('Bearer'))
-    }
-    let claims: AccessTokenClaims
-    const cached = verified.get(header)
-    if (cached !== undefined && keys.publicKeyPem(cached.kid) !== undefined) {
-      claims = cached.claims
-      // What jwtVerify would have set (the SSE route reads the token's exp from it).
-      request.user = claims
-    } else {
-      if (cached !== undefined) verified.delete(header)
-      let decoded: unknown
-      try {
-        decoded = await request.jwtVerify()
-      } catch (error) {
-        request.log.info({ reason: (error as { code?: unknown }).code ?? (error as Error).name }, 'bearer token refused')
-        throw invalidToken()
-      }
-      if (!claimsCheck.Check(decoded)) throw refuse(request, 'malformed claims')
-      // Shared by every request that presents the token from now on: read-only.
-      claims = Object.freeze(decoded)
-      Object.freeze(claims.roles)
-      verified.set(header, { claims, kid: kidOf(header) })
-    }
-    const nowMs = clock().getTime()
-    const now = nowMs / 1000
-    if (now >= claims.exp) {
-      verified.delete(header)
-      throw refuse(request, 'expired')
-    }
-    if (claims.nbf !== undefined && now < claims.nbf) throw refuse(request, 'not yet valid')
-
-    const state = await credentials.lookup(claims.sub)
-    if (state === null) throw refuse(request, 'unknown user')
-    if (state.status !== 'active') throw refuse(request, 'user inactive')
-    if (state.lockedUntil !== null && Date.parse(state.lockedUntil) > nowMs) throw refuse(request, 'user locked')
-    if (state.credentialVersion !== claims.cv) throw refuse(request, 'credentials changed')
-
-    const principal: Principal = { userId: state.userId, username: state.username, roles: [...state.roles] }
-    request.principal = principal
-    return principal
-  }
-
-  function refuse (request: FastifyRequest, reason: string): HttpProblem {
-    request.log.info({ reason }, 'bearer token refused')
-    return invalidToken()
-  }
+  app.decorate('issueToken', (subject: TokenSubject): IssuedToken => ({
+    access_token: app.jwt.sign(claimsFor(subject, config.token, clock())),
+    token_type: 'Bearer',
+    expires_in: config.token.ttlSeconds
+  }))
 
   app.decorate('authenticate', authenticate)
 
@@ -307,36 +125,3 @@ const Jwks = Type.Object({
     use: Type.Literal('sig')
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
-
-/**
- * onRoute: every route under the protected prefix must say who may call it; the declaration
- * becomes the route's OpenAPI `security` and its 401/403 responses. Add it before any route.
- */
-export function declareAuth (route: RouteOptions, protectedPrefix: string): void {
-  const auth = route.config?.auth
-  const where = `${String(route.method)} ${route.url}`
-  if (auth === undefined) {
-    if (route.url === protectedPrefix || route.url.startsWith(`${protectedPrefix}/`)) {
-      throw new Error(`${where} must declare config.auth (false for a public route, or { roles?, self? })`)
-    }
-    return
-  }
-  if (auth !== false) {
-    if (auth.roles !== undefined && (!Array.isArray(auth.roles) || !auth.roles.every((r) => typeof r === 'string' && r !== ''))) {
-      throw new Error(`${where}: config.auth.roles must be an array of role ids`)
-    }
-    if (auth.self !== undefined && !/^params\.[A-Za-z_][A-Za-z0-9_]*$/.test(auth.self)) {
-      throw new Error(`${where}: config.auth.self must name a route parameter, like 'params.id'`)
-    }
-  }
-  const security = auth === false ? [] : [{ bearerAuth: [] }]
-  const schema = route.schema ?? {}
-  const declared = (schema as { security?: unknown }).security
-  if (declared !== undefined && JSON.stringify(declared) !== JSON.stringify(security)) {
-    throw new Error(`${where}: schema.security contradicts config.auth; leave it out, it is derived`)
-  }
-  const response = { ...(schema.response as Record<string, unknown> | undefined) }
-  if (auth !== false) response[401] ??= problemResponse(401)
-  if (auth !== false && (auth.roles !== undefined || auth.self !== undefined)) response[403] ??= problemResponse(403)
-  route.schema = { ...schema, security, ...(Object.keys(response).length > 0 ? { response } : {}) } as RouteOptions['schema']
-}

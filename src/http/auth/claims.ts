@@ -1,0 +1,55 @@
+/**
+ * The access token's claims: the one schema that issuance fills and verification checks.
+ * Tokens are ES256 JWTs (kid = RFC 7638 thumbprint); `cv` is the user's credential version, so a
+ * password change or reset refuses every token issued before it.
+ */
+import { randomUUID } from 'node:crypto'
+import Type, { type Static } from 'typebox'
+import { Compile } from 'typebox/compile'
+
+export const AccessTokenClaims = Type.Object({
+  iss: Type.String(),
+  aud: Type.Union([Type.String(), Type.Array(Type.String())]),
+  sub: Type.String({ minLength: 1 }),
+  iat: Type.Integer(),
+  nbf: Type.Optional(Type.Integer()),
+  exp: Type.Integer(),
+  jti: Type.String(),
+  preferred_username: Type.String(),
+  roles: Type.Array(Type.String()),
+  cv: Type.Integer({ minimum: 0 })
+})
+export type AccessTokenClaims = Static<typeof AccessTokenClaims>
+export const claimsCheck = Compile(AccessTokenClaims)
+
+/** Claims @fastify/jwt must find before the shape check runs. */
+export const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'iat', 'exp', 'jti', 'cv']
+
+export interface TokenSubject {
+  readonly userId: string
+  readonly username: string
+  readonly roles: readonly string[]
+  readonly credentialVersion: number
+}
+
+export interface IssuedToken {
+  readonly access_token: string
+  readonly token_type: 'Bearer'
+  readonly expires_in: number
+}
+
+export function claimsFor (subject: TokenSubject, token: { issuer: string, audience: string, ttlSeconds: number }, now: Date): AccessTokenClaims {
+  const seconds = Math.floor(now.getTime() / 1000)
+  return {
+    iss: token.issuer,
+    aud: token.audience,
+    sub: subject.userId,
+    iat: seconds,
+    nbf: seconds,
+    exp: seconds + token.ttlSeconds,
+    jti: randomUUID(),
+    preferred_username: subject.username,
+    roles: [...subject.roles],
+    cv: subject.credentialVersion
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Who is calling: the bearer token verified, then the user's credential state checked.
+ *
+ * @fastify/jwt (registered by src/http/plugins/auth.ts) checks signature, iss and aud; exp and
+ * nbf are checked here against the app's clock; then the credential lookup runs on every
+ * request, so a deactivated or locked user, or one whose credential version moved on (password
+ * change/reset), is refused at once. Verified tokens are cached (src/http/auth/token-cache.ts);
+ * everything after the signature runs on a hit as on a miss.
+ */
+import '@fastify/jwt'
+import type { FastifyRequest } from 'fastify'
+import type { SigningKeys } from '../keys.js'
+import { HttpProblem, unauthorized } from '../plugins/problems.js'
+import { claimsCheck, type AccessTokenClaims } from './claims.js'
+import { VerifiedTokens, kidOf } from './token-cache.js'
+
+/** What the per-request revocation check needs to know about a user (from the read model). */
+export interface CredentialState {
+  readonly userId: string
+  readonly username: string
+  readonly status: 'active' | 'inactive'
+  /** RFC 3339; the account is locked while this lies in the future. */
+  readonly lockedUntil: string | null
+  readonly credentialVersion: number
+  readonly roles: readonly string[]
+}
+
+export interface CredentialLookup {
+  lookup (userId: string): Promise<CredentialState | null> | CredentialState | null
+}
+
+export interface Principal {
+  readonly userId: string
+  readonly username: string
+  /** Current roles from the read model (not the token's), so a role removal applies at once. */
+  readonly roles: readonly string[]
+}
+
+export interface VerificationOptions {
+  readonly keys: SigningKeys
+  readonly credentials: CredentialLookup
+  readonly clock: () => Date
+  /** Verified-token cache size (0 disables). */
+  readonly tokenCacheSize?: number
+}
+
+const invalidToken = (): HttpProblem => new HttpProblem(unauthorized('Bearer error="invalid_token"',
+  'The access token is invalid, expired or revoked.'))
+
+function refuse (request: FastifyRequest, reason: string): HttpProblem {
+  request.log.info({ reason }, 'bearer token refused')
+  return invalidToken()
+}
+
+/** Returns `authenticate(request)`: the principal, or a 401 problem; memoized on the request. */
+export function createAuthenticator (options: VerificationOptions): (request: FastifyRequest) => Promise<Principal> {
+  const { keys, credentials, clock } = options
+  const verified = new VerifiedTokens(options.tokenCacheSize ?? 10_000)
+
+  async function verifiedClaims (request: FastifyRequest, header: string): Promise<AccessTokenClaims> {
+    const cached = verified.get(header)
+    if (cached !== undefined && keys.publicKeyPem(cached.kid) !== undefined) {
+      // What jwtVerify would have set (the SSE route reads the token's exp from it).
+      request.user = cached.claims
+      return cached.claims
+    }
+    if (cached !== undefined) verified.delete(header)
+    let decoded: unknown
+    try {
+      decoded = await request.jwtVerify()
+    } catch (error) {
+      request.log.info({ reason: (error as { code?: unknown }).code ?? (error as Error).name }, 'bearer token refused')
+      throw invalidToken()
+    }
+    if (!claimsCheck.Check(decoded)) throw refuse(request, 'malformed claims')
+    // Shared by every request that presents the token from now on: read-only.
+    const claims = Object.freeze(decoded)
+    Object.freeze(claims.roles)
+    verified.set(header, { claims, kid: kidOf(header) })
+    return claims
+  }
+
+  return async function authenticate (request) {
+    if (request.principal !== null) return request.principal
+    const header = request.headers.authorization
+    if (header === undefined || !/^Bearer\s/i.test(header)) {
+      throw new HttpProblem(unauthorized('Bearer'))
+    }
+    const claims = await verifiedClaims(request, header)
+    const nowMs = clock().getTime()
+    const now = nowMs / 1000
+    if (now >= claims.exp) {
+      verified.delete(header)
+      throw refuse(request, 'expired')
+    }
+    if (claims.nbf !== undefined && now < claims.nbf) throw refuse(request, 'not yet valid')
+
+    const state = await credentials.lookup(claims.sub)
+    if (state === null) throw refuse(request, 'unknown user')
+    if (state.status !== 'active') throw refuse(request, 'user inactive')
+    if (state.lockedUntil !== null && Date.parse(state.lockedUntil) > nowMs) throw refuse(request, 'user locked')
+    if (state.credentialVersion !== claims.cv) throw refuse(request, 'credentials changed')
+
+    const principal: Principal = { userId: state.userId, username: state.username, roles: [...state.roles] }
+    request.principal = principal
+    return principal
+  }
+}
