@@ -8,13 +8,15 @@
 import { join } from 'node:path'
 import Type, { type TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
+import type { EventStoreTarget } from './eventstore/open.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
-export type EventStoreConfig =
-  /** path: the event file; several nodes may share one (each keeps its own read model). */
-  | { readonly kind: 'sqlite', readonly path: string }
-  | { readonly kind: 'esdb', readonly connectionString: string }
+/**
+ * sqlite: the event file (several nodes on one machine may share one); postgres: several API
+ * nodes on one database; esdb: EventStoreDB. Each node keeps its own read model.
+ */
+export type EventStoreConfig = EventStoreTarget
 
 export interface Config {
   readonly host: string
@@ -91,8 +93,8 @@ export const CONFIG_VARIABLES: readonly Variable[] = [
   str('HOST', '127.0.0.1', 'Address to listen on. The default only accepts local connections; use 0.0.0.0 (or ::) in a container.'),
   int('PORT', 0, 65535, 3000, 'TCP port to listen on (0 picks a free port).'),
   str('IDM_DATA_DIR', './data', 'Directory for the SQLite event store, read model and the generated signing key.'),
-  str('IDM_EVENTSTORE', 'sqlite', "'sqlite' (embedded: <data dir>/events.db), 'sqlite:<path>' (an event file several API nodes on one machine share, each with its own data dir and read model), or an EventStoreDB connection string (esdb://… or esdb+discover://…).",
-    Type.String({ pattern: '^(sqlite(:\\S+)?|esdb(\\+discover)?://\\S+)$', maxLength: 4096 }), "'sqlite', 'sqlite:<path>' or a connection string starting with esdb:// or esdb+discover://"),
+  str('IDM_EVENTSTORE', 'sqlite', "'sqlite' (embedded: <data dir>/events.db), 'sqlite:<path>' (an event file several API nodes on one machine share, each with its own data dir and read model), a PostgreSQL connection string (postgres://… or postgresql://…: several API nodes on one database, each with its own data dir and read model), or an EventStoreDB connection string (esdb://… or esdb+discover://…).",
+    Type.String({ pattern: '^(sqlite(:\\S+)?|postgres(ql)?://\\S+|esdb(\\+discover)?://\\S+)$', maxLength: 4096 }), "'sqlite', 'sqlite:<path>' or a connection string starting with postgres://, postgresql://, esdb:// or esdb+discover://"),
   str('IDM_ADMIN_USERNAME', 'admin', 'Username of the identity-admin created on first start with an empty store.',
     Type.String({ minLength: 3, maxLength: 64 }), 'a string of 3 to 64 characters'),
   str('IDM_ADMIN_PASSWORD', null, 'Password of that first admin. When unset, one is generated and printed once.',
@@ -188,7 +190,9 @@ function build (input: Record<string, string | number>): Config {
     dataDir,
     eventStore: eventStore.startsWith('sqlite')
       ? { kind: 'sqlite', path: eventStore.startsWith('sqlite:') ? eventStore.slice('sqlite:'.length) : join(dataDir, 'events.db') }
-      : { kind: 'esdb', connectionString: eventStore },
+      : /^postgres(ql)?:\/\//.test(eventStore)
+        ? { kind: 'postgres', connectionString: eventStore }
+        : { kind: 'esdb', connectionString: eventStore },
     admin: { username: s('IDM_ADMIN_USERNAME'), password: optional('IDM_ADMIN_PASSWORD') },
     token: {
       ttlSeconds: n('IDM_TOKEN_TTL'),
@@ -228,7 +232,10 @@ export function describeConfig (config: Config): Record<string, unknown> {
     ...config,
     eventStore: config.eventStore.kind === 'sqlite'
       ? config.eventStore
-      : { kind: 'esdb', connectionString: config.eventStore.connectionString.replace(/\/\/[^@/]*@/, '//***@') },
+      : {
+          kind: config.eventStore.kind,
+          connectionString: config.eventStore.connectionString.replace(/\/\/[^@/]*@/, '//***@').replace(/([?&]password=)[^&]*/gi, '$1***')
+        },
     admin: { username: config.admin.username, password: config.admin.password === null ? null : '***' }
   }
 }

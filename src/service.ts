@@ -14,8 +14,7 @@ import { createPasswordHasher, type PasswordHasher } from './commands/password-h
 import type { Config } from './config.js'
 import { passwordPolicy } from './domain/password-policy.js'
 import type { EventStore } from './eventstore/port.js'
-import { openEventStoreDbEventStore } from './eventstore/eventstoredb.js'
-import { openSqliteEventStore } from './eventstore/sqlite.js'
+import { openEventStore } from './eventstore/open.js'
 import { buildApp, type App } from './http/app.js'
 import { loadOrCreateSigningKeys, type SigningKeys } from './http/keys.js'
 import { auditRoutes } from './http/routes/audit.js'
@@ -56,7 +55,9 @@ export interface Service {
 export async function openService (config: Config, options: ServiceOptions = {}): Promise<Service> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
   const clock = options.clock ?? (() => new Date())
-  const store = openEventStore(config)
+  // Connection losses of a networked store are survived; they are logged once the app's logger exists.
+  let reportStoreError = (_error: unknown): void => {}
+  const store = await openEventStore(config.eventStore, { onError: (error) => reportStoreError(error) })
   const readModelPath = join(config.dataDir, 'read-model.db')
   let readModel = openReadModel(readModelPath)
   if (readModel.needsRebuild) {
@@ -114,6 +115,7 @@ export async function openService (config: Config, options: ServiceOptions = {})
       : undefined]
   })
   registerServiceMetrics(app, store, runner)
+  reportStoreError = (err) => app.log.warn({ err }, 'event store connection lost; retrying')
 
   let closed = false
   return {
@@ -132,12 +134,6 @@ export async function openService (config: Config, options: ServiceOptions = {})
       readModel.close()
     }
   }
-}
-
-function openEventStore (config: Config): EventStore {
-  return config.eventStore.kind === 'sqlite'
-    ? openSqliteEventStore({ path: config.eventStore.path })
-    : openEventStoreDbEventStore({ connectionString: config.eventStore.connectionString })
 }
 
 function registerServiceMetrics (app: App, store: EventStore, runner: ProjectionRunner): void {

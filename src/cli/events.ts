@@ -40,7 +40,7 @@ async function importCommand (options: { input?: string }): Promise<void> {
     } catch (err) {
       if (!(err instanceof ImportError)) throw err
       const partial = (await store.headPosition()) > 0
-        ? ` The store now holds part of the input: delete it (${cfg.eventStore.kind === 'sqlite' ? eventStorePath(cfg) : 'the EventStoreDB database'}) before trying again.`
+        ? ` The store now holds part of the input: delete it (${cfg.eventStore.kind === 'sqlite' ? eventStorePath(cfg) : cfg.eventStore.kind === 'postgres' ? 'the PostgreSQL database' : 'the EventStoreDB database'}) before trying again.`
         : ''
       throw new CliError(`import refused: ${err.message}.${partial}`)
     } finally {

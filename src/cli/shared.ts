@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 import type { VerifyResult } from '../audit/verify.js'
 import { ConfigError, loadConfig, type Config } from '../config.js'
+import { openEventStore } from '../eventstore/open.js'
 import type { EventStore } from '../eventstore/port.js'
 
 /** A failure to report in one line, with its exit code. */
@@ -48,9 +49,7 @@ export async function withStore<T> (cfg: Config, mode: 'existing' | 'create', ru
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
     }
   }
-  const store: EventStore = cfg.eventStore.kind === 'sqlite'
-    ? (await import('../eventstore/sqlite.js')).openSqliteEventStore({ path: eventStorePath(cfg) })
-    : (await import('../eventstore/eventstoredb.js')).openEventStoreDbEventStore({ connectionString: cfg.eventStore.connectionString })
+  const store: EventStore = await openEventStore(cfg.eventStore.kind === 'sqlite' ? { kind: 'sqlite', path: eventStorePath(cfg) } : cfg.eventStore)
   try {
     return await run(store)
   } finally {

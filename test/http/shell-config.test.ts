@@ -66,6 +66,11 @@ t.test('values are parsed; empty means unset', async (t) => {
 
   const described = describeConfig(loadConfig({ IDM_EVENTSTORE: 'esdb://admin:changeit@localhost:2113', IDM_ADMIN_PASSWORD: 'secret-secret' }))
   t.notMatch(JSON.stringify(described), /changeit|secret-secret/, 'describeConfig masks secrets')
+  for (const url of ['postgres://idm@db.internal/idm', 'postgresql://root@/idm?host=/var/run/postgresql']) {
+    t.same(loadConfig({ IDM_EVENTSTORE: url }).eventStore, { kind: 'postgres', connectionString: url }, 'PostgreSQL: several nodes on one database')
+  }
+  const pgDescribed = JSON.stringify(describeConfig(loadConfig({ IDM_EVENTSTORE: 'postgresql://idm:hunter22@db/idm?sslmode=require&password=other-secret' })))
+  t.notMatch(pgDescribed, /hunter22|other-secret/, 'describeConfig masks a PostgreSQL password, in the authority or the query')
 })
 
 t.test('each invalid variable is reported by name', async (t) => {
@@ -78,7 +83,7 @@ t.test('each invalid variable is reported by name', async (t) => {
     [{ IDM_SCRYPT_LOGN: '23' }, /^IDM_SCRYPT_LOGN/],
     [{ IDM_PASSWORD_MIN_LENGTH: '7' }, /^IDM_PASSWORD_MIN_LENGTH must be an integer from 8 to 64/],
     [{ IDM_TOKEN_TTL: '-5' }, /^IDM_TOKEN_TTL/],
-    [{ IDM_EVENTSTORE: 'postgres://x' }, /^IDM_EVENTSTORE must be 'sqlite', 'sqlite:<path>' or a connection string/],
+    [{ IDM_EVENTSTORE: 'mysql://x' }, /^IDM_EVENTSTORE must be 'sqlite', 'sqlite:<path>' or a connection string/],
     [{ IDM_LOG_LEVEL: 'verbose' }, /^IDM_LOG_LEVEL must be one of fatal, error/],
     [{ IDM_TRUST_PROXY: 'yes please' }, /^IDM_TRUST_PROXY/],
     [{ IDM_CORS_ORIGINS: 'app.example.com' }, /^IDM_CORS_ORIGINS/],
