@@ -5,6 +5,7 @@
  * none answers the suites skip with the reason, except under CI=true, where they fail: CI starts
  * PostgreSQL (.ci/run), so a missing server there is a broken build, not a reason to skip.
  */
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import type { Test } from 'tap'
@@ -89,4 +90,24 @@ export async function testDatabase (t: Test, server: PostgresServer, prefix?: st
   const db = await createDatabase(server, prefix)
   t.teardown(db.drop)
   return db.url
+}
+
+/**
+ * The local cluster behind the test server, for the fault suite that stops and starts it
+ * (Debian's pg_ctlcluster). A reason string when there is none to control.
+ */
+export function localCluster (): { version: string, name: string } | string {
+  try {
+    const lines = execFileSync('pg_lsclusters', ['-h'], { encoding: 'utf8' }).trim().split('\n')
+    const online = lines.map((line) => line.split(/\s+/)).find((fields) => fields[3]?.startsWith('online') === true)
+    if (online === undefined) return 'pg_lsclusters shows no online cluster'
+    return { version: online[0]!, name: online[1]! }
+  } catch (error) {
+    return `no pg_ctlcluster here to stop and start PostgreSQL (${error instanceof Error ? error.message : String(error)})`
+  }
+}
+
+export function controlCluster (cluster: { version: string, name: string }, action: 'stop' | 'start'): void {
+  const args = action === 'stop' ? [cluster.version, cluster.name, 'stop', '-m', 'fast'] : [cluster.version, cluster.name, 'start']
+  execFileSync('pg_ctlcluster', args, { stdio: 'ignore' })
 }
