@@ -45,7 +45,11 @@ export interface Config {
   readonly seedFile: string | null
   readonly logLevel: LogLevel
   readonly sseHeartbeatSeconds: number
+  /** Caps on open event streams (GET /v1/events/stream); beyond them 429. */
+  readonly sse: { readonly maxPerPrincipal: number, readonly maxTotal: number }
   readonly eventSource: string
+  /** Bearer token GET /metrics requires; null: /metrics answers anyone who can reach it. */
+  readonly metricsToken: string | null
 }
 
 export class ConfigError extends Error {
@@ -123,10 +127,15 @@ export const CONFIG_VARIABLES: readonly Variable[] = [
   str('IDM_CORS_ORIGINS', '', 'Comma-separated origins allowed by CORS (e.g. https://app.example.com), or *; empty turns CORS off.',
     Type.String({ pattern: `^${ORIGIN}(\\s*,\\s*${ORIGIN})*$` }), 'a comma-separated list of origins like https://app.example.com, or *'),
   int('IDM_SSE_HEARTBEAT_SECONDS', 1, 3600, 15, 'Interval of heartbeat comments on the event stream, in seconds.'),
+  int('IDM_SSE_MAX_PER_PRINCIPAL', 1, 100000, 16, 'Open event streams (GET /v1/events/stream) one user may hold; one more is a 429 with Retry-After.'),
+  int('IDM_SSE_MAX_TOTAL', 1, 1000000, 2000, 'Open event streams in all, whoever holds them; one more is a 429 with Retry-After. Each costs a socket and up to a few tens of KiB while its client keeps reading.'),
+  str('IDM_METRICS_TOKEN', null, 'Bearer token that GET /metrics requires (Prometheus: `authorization: { credentials: … }`). Unset: /metrics answers without a token, so keep it off the public address.',
+    Type.String({ pattern: '^[\\x21-\\x7e]{32,512}$' }), 'at least 32 (and at most 512) visible ASCII characters'),
   str('IDM_EVENT_SOURCE', '/identity-manager', 'CloudEvents source attribute of the event feed.')
 ]
 
 const INT = /^-?[0-9]+$/
+const SECRETS = new Set(['IDM_ADMIN_PASSWORD', 'IDM_METRICS_TOKEN'])
 const schema = Type.Object(Object.fromEntries(CONFIG_VARIABLES.map((v) => [v.name, Type.Optional(v.schema)])))
 const check = Compile(schema)
 const byName = new Map(CONFIG_VARIABLES.map((v) => [v.name, v]))
@@ -151,8 +160,8 @@ export function loadConfig (env: Readonly<Record<string, string | undefined>>): 
     const variable = byName.get(name)
     if (variable === undefined || reported.has(name)) continue
     reported.add(name)
-    // The admin password is a secret: never echo it back.
-    const got = name === 'IDM_ADMIN_PASSWORD' ? '' : `, got ${show(env[name]?.trim())}`
+    // Secrets: never echo them back.
+    const got = SECRETS.has(name) ? '' : `, got ${show(env[name]?.trim())}`
     problems.push(`${name} must be ${variable.expect}${got}`)
   }
   if (problems.length === 0) problems.push(...crossChecks(input))
@@ -222,7 +231,9 @@ function build (input: Record<string, string | number>): Config {
     seedFile: optional('IDM_SEED_FILE'),
     logLevel: s('IDM_LOG_LEVEL') as LogLevel,
     sseHeartbeatSeconds: n('IDM_SSE_HEARTBEAT_SECONDS'),
-    eventSource: s('IDM_EVENT_SOURCE')
+    sse: { maxPerPrincipal: n('IDM_SSE_MAX_PER_PRINCIPAL'), maxTotal: n('IDM_SSE_MAX_TOTAL') },
+    eventSource: s('IDM_EVENT_SOURCE'),
+    metricsToken: optional('IDM_METRICS_TOKEN')
   }
 }
 
@@ -236,7 +247,8 @@ export function describeConfig (config: Config): Record<string, unknown> {
           kind: config.eventStore.kind,
           connectionString: config.eventStore.connectionString.replace(/\/\/[^@/]*@/, '//***@').replace(/([?&]password=)[^&]*/gi, '$1***')
         },
-    admin: { username: config.admin.username, password: config.admin.password === null ? null : '***' }
+    admin: { username: config.admin.username, password: config.admin.password === null ? null : '***' },
+    metricsToken: config.metricsToken === null ? null : '***'
   }
 }
 

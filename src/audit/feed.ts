@@ -6,6 +6,7 @@
 import type { EventStore, Position } from '../eventstore/port.js'
 import { feedSelects, toCloudEvent, type CloudEvent, type TypeFilter } from './cloudevents.js'
 import type { Page } from './history.js'
+import type { ReadTurns } from './read-turns.js'
 
 export interface FeedOptions {
   readonly after: Position
@@ -19,9 +20,14 @@ export interface FeedOptions {
    * request. Default 10,000.
    */
   readonly scanLimit?: number
+  /**
+   * When given, each read (and its filtering) is one step taking turns with the other feed reads
+   * (read-turns.ts), so a long scan never holds up the server.
+   */
+  readonly turns?: ReadTurns
 }
 
-const READ_BATCH = 500
+const READ_BATCH = 250
 
 /**
  * One page of the feed. `nextCursor` is the position to pass as `after` next: the last item's,
@@ -29,12 +35,13 @@ const READ_BATCH = 500
  * the end of the log (poll again with the last item's position).
  */
 export async function readFeed (store: EventStore, options: FeedOptions): Promise<Page<CloudEvent>> {
-  const { limit, filter, source } = options
+  const { limit, filter, source, turns } = options
   const scanLimit = options.scanLimit ?? 10_000
   const items: CloudEvent[] = []
   let cursor = options.after
   let scanned = 0
-  for (;;) {
+  /** One read and what it selects; the page when it is complete, else undefined. */
+  const step = async (): Promise<Page<CloudEvent> | undefined> => {
     const size = Math.min(READ_BATCH, Math.max(1, scanLimit - scanned))
     const batch = await store.readAll({ after: cursor, limit: size })
     for (const event of batch) {
@@ -47,6 +54,11 @@ export async function readFeed (store: EventStore, options: FeedOptions): Promis
     scanned += batch.length
     if (batch.length < size) return { items, nextCursor: null }
     if (scanned >= scanLimit) return { items, nextCursor: String(cursor) }
+    return undefined
+  }
+  for (;;) {
+    const page = turns === undefined ? await step() : await turns.run(step)
+    if (page !== undefined) return page
   }
 }
 

@@ -116,7 +116,7 @@ export async function buildApp (deps: AppDeps): Promise<App> {
   await app.register(bodyPlugin)
   await app.register(securityPlugin, { corsOrigins: config.http.corsOrigins })
   await app.register(openApiPlugin, { version: deps.version ?? '1.0.0' })
-  await app.register(metricsPlugin, deps.metrics ?? {})
+  await app.register(metricsPlugin, { ...deps.metrics, token: config.metricsToken })
   await app.register(rateLimitPlugin, { config })
   if (deps.waitForPosition !== undefined) {
     // Before the auth hook: a token issued by another node names a user this node may not have yet.

@@ -100,9 +100,9 @@ t.test('several sinks on one subscription: each gets exactly its frames, in orde
     t.equal(s.state.text, expected, `${name}: the same frames as the feed pages`)
   }
   t.ok(fromHead.state.text.length > 0 && fromHead.state.text.length < everything.state.text.length, 'the sink from the head got new events only')
-  t.same(live.stats(), { sinks: 4, subscribed: true }, 'four sinks, one store subscription')
+  t.same(live.stats(), { sinks: 4, catchingUp: 0, subscribed: true }, 'four sinks, one store subscription')
   for (const detach of detachers) detach()
-  t.same(live.stats(), { sinks: 0, subscribed: false }, 'the subscription stops with the last sink')
+  t.same(live.stats(), { sinks: 0, catchingUp: 0, subscribed: false }, 'the subscription stops with the last sink')
 
   // A later sink starts a new subscription and still sees only what follows its position.
   const later = sink(head, null)
@@ -113,7 +113,7 @@ t.test('several sinks on one subscription: each gets exactly its frames, in orde
   t.equal(later.state.text, expected)
   await live.close()
   t.equal(later.state.ended, 'closed', 'close ends the open sinks')
-  t.same(live.stats(), { sinks: 0, subscribed: false })
+  t.same(live.stats(), { sinks: 0, catchingUp: 0, subscribed: false })
 })
 
 t.test('a sink that never reads is ended as slow; the others keep receiving', async t => {
@@ -152,7 +152,7 @@ t.test('a sink whose authorisation lapses is ended before its next frame', async
   await until(() => s.state.ended !== null, 'the end')
   t.equal(s.state.ended, 'unauthorised')
   t.equal(s.state.text, before, 'nothing written after the authorisation lapsed')
-  t.same(live.stats(), { sinks: 0, subscribed: false })
+  t.same(live.stats(), { sinks: 0, catchingUp: 0, subscribed: false })
   await live.close()
 })
 

@@ -16,12 +16,14 @@
  * expires or its user is deactivated, locked, changes password or loses the role. The client's
  * reconnect then gets the 401 it would get anywhere else.
  */
-import { PassThrough } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
+import { Gauge } from 'prom-client'
 import { resolveTypeFilter, type TypeFilter } from '../../audit/cloudevents.js'
 import { headPosition, readFeed } from '../../audit/feed.js'
-import { createLiveFeed, type EndReason } from '../../audit/live-feed.js'
+import { createFeedConnections } from '../../audit/feed-connections.js'
+import { createLiveFeed } from '../../audit/live-feed.js'
+import { createReadTurns } from '../../audit/read-turns.js'
 import { eventSchemaDocument } from '../../audit/schema.js'
 import { getCredentialState } from '../../projections/user-queries.js'
 import { isAllowed } from '../auth/policy.js'
@@ -53,17 +55,8 @@ function resumePosition (request: FastifyRequest, after: number | undefined): nu
   return Number(value)
 }
 
-/**
- * A subscriber that has not read what was sent for this long is cut off (a dead peer would
- * otherwise hold its connection forever); its reconnect resumes from its last id.
- */
-const STALL_MS = 60_000
-
-/** What the client reads as the stream's last line when the server ends it, by reason. */
-const END_COMMENTS: Partial<Record<EndReason, string>> = {
-  slow: ': closed: this client fell behind the feed; reconnect with Last-Event-ID to resume\n\n',
-  error: ': closed: the feed failed; reconnect with Last-Event-ID to resume\n\n'
-}
+/** What a refused stream is told to wait before trying again. */
+const STREAM_RETRY_SECONDS = 5
 
 export interface EventsRouteOptions extends RouteDeps {
   /** Heartbeat interval override in milliseconds (tests); default IDM_SSE_HEARTBEAT_SECONDS. */
@@ -75,11 +68,21 @@ export interface EventsRouteOptions extends RouteDeps {
 export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async (app, deps) => {
   const store = deps.commands.store
   const source = app.config.eventSource
-  const heartbeatMs = deps.sseHeartbeatMs ?? app.config.sseHeartbeatSeconds * 1000
-  /** Open streams: each ends its stream and resolves once the response is closed. */
-  const open = new Set<() => Promise<void>>()
+  /** Every feed read takes turns: stream catch-ups and page scans alike (src/audit/read-turns.ts). */
+  const turns = createReadTurns()
   /** One store subscription for every open stream, each event serialised once. */
-  const live = createLiveFeed(store, { source, ...(deps.sseMaxBufferedBytes === undefined ? {} : { maxBufferedBytes: deps.sseMaxBufferedBytes }) })
+  const live = createLiveFeed(store, { source, turns, ...(deps.sseMaxBufferedBytes === undefined ? {} : { maxBufferedBytes: deps.sseMaxBufferedBytes }) })
+  const connections = createFeedConnections({
+    feed: live,
+    caps: app.config.sse,
+    heartbeatMs: deps.sseHeartbeatMs ?? app.config.sseHeartbeatSeconds * 1000
+  })
+  new Gauge({ // eslint-disable-line no-new
+    name: 'idm_event_streams_open',
+    help: 'Open Server-Sent Events streams (GET /v1/events/stream)',
+    registers: [app.metrics.registry],
+    collect () { this.set(connections.stats().total) }
+  })
 
   app.get('/events', {
     config: { auth: { roles: FEED_READERS } },
@@ -91,7 +94,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async
     }
   }, async (request) => {
     const { limit, type } = request.query
-    return await readFeed(store, { after: pagePosition(request.query), limit: limit ?? 50, filter: typeFilter(type), source })
+    return await readFeed(store, { after: pagePosition(request.query), limit: limit ?? 50, filter: typeFilter(type), source, turns })
   })
 
   app.get('/events/schema', {
@@ -136,63 +139,19 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async
     const credentialVersion = getCredentialState(deps.db, principal.userId)?.credentialVersion
     const claims = request.user as { exp?: unknown } | undefined
     const exp = typeof claims?.exp === 'number' ? claims.exp : undefined
-    const authorised = (): boolean => stillAuthorised(principal, credentialVersion, exp)
-    const out = new PassThrough()
-    const closed = new Promise<void>(resolve => reply.raw.once('close', resolve))
-    let ended = false
-    let stalledSince: number | null = null
-    let detach = (): void => {}
-    const end = (reason?: EndReason): void => {
-      if (ended) return
-      ended = true
-      clearInterval(heartbeat)
-      open.delete(shutdown)
-      detach()
-      const comment = reason === undefined ? undefined : END_COMMENTS[reason]
-      if (!out.writableEnded) out.end(comment)
-      // A client too slow to read its backlog gets the stall period to do so, then is cut off.
-      if (reason === 'slow') {
-        const cutOff = setTimeout(() => reply.raw.destroy(), STALL_MS).unref()
-        void closed.then(() => clearTimeout(cutOff))
-      }
-    }
-    const shutdown = async (): Promise<void> => {
-      end()
-      await closed
-    }
-    const heartbeat = setInterval(() => {
-      if (ended) return
-      // Unsent data that has not moved since the last beat: the client stopped reading.
-      if (out.writableNeedDrain) stalledSince ??= Date.now()
-      else stalledSince = null
-      const stalled = stalledSince !== null && Date.now() - stalledSince > Math.max(STALL_MS, 2 * heartbeatMs)
-      if (stalled) {
-        end()
-        reply.raw.destroy()
-      } else if (authorised()) {
-        out.write(': heartbeat\n\n')
-      } else {
-        end()
-      }
-    }, heartbeatMs)
-    heartbeat.unref()
-    open.add(shutdown)
-    void closed.then(() => end())
-    out.once('error', () => end())
-    detach = live.attach({
+    const admitted = connections.open({
+      principalId: principal.userId,
       after,
       filter,
-      out,
-      authorised,
-      end: (reason, err) => {
-        if (reason === 'error') request.log.error({ err }, 'event stream failed')
-        else if (reason === 'slow') request.log.warn({ buffered: out.writableLength }, 'event stream closed: the client fell behind')
-        end(reason)
-      }
+      authorised: () => stillAuthorised(principal, credentialVersion, exp),
+      destroy: () => reply.raw.destroy(),
+      log: request.log
     })
-
-    // A comment first, so the client sees the response (and its headers) at once.
-    out.write(': stream open\n\n')
+    if (!admitted.ok) {
+      request.log.warn({ cap: admitted.cap }, 'event stream refused: too many open streams')
+      throw problem.tooManyRequests(STREAM_RETRY_SECONDS)
+    }
+    reply.raw.once('close', () => admitted.connection.clientGone())
     return reply
       .header('content-type', 'text/event-stream; charset=utf-8')
       .header('cache-control', 'no-cache, no-transform')
@@ -200,16 +159,13 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async
       // Not kept alive once the stream ends: shutdown then never waits out a keep-alive timeout.
       .header('connection', 'close')
       // The documented body is text; the type provider cannot know a stream produces it.
-      .send(out as unknown as string)
+      .send(admitted.connection.body as unknown as string)
   })
 
   // preClose runs before the server closes idle connections and waits for the others: ending the
   // streams (and waiting for their responses to close) here is what lets close() finish at once.
   app.addHook('preClose', async () => {
     await live.close()
-    await Promise.race([
-      Promise.all([...open].map(async shutdown => await shutdown())),
-      new Promise(resolve => setTimeout(resolve, 2000).unref())
-    ])
+    await connections.close()
   })
 }
