@@ -2,7 +2,7 @@
  * Issue 18, repro 2: a subscriber must not be able to freeze the server through the event feed.
  * Over a real socket on the real service: caps on open streams per principal and in all (429 with
  * Retry-After beyond them); 25 catch-up streams over a 100,000-event log with a type filter that
- * matches nothing, 300 streams replaying an 800-event log from the start, and 25 parallel
+ * matches nothing, 1,000 streams replaying an 800-event log from the start, and 25 parallel
  * `GET /v1/events` scans, each while `/health/live` is probed and its latency printed (asserted
  * loosely; the precise figure is `npm run bench`'s `sse-flood` line). Then, without Fastify, on
  * the live feed itself: clients that never read hold a bounded buffer each, and once they go the
@@ -16,7 +16,10 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { Worker } from 'node:worker_threads'
 import t, { type Test } from 'tap'
+import { resolveTypeFilter } from '../../src/audit/cloudevents.js'
+import { readFeed } from '../../src/audit/feed.js'
 import { createLiveFeed } from '../../src/audit/live-feed.js'
+import { createReadTurns } from '../../src/audit/read-turns.js'
 import type { EventStore } from '../../src/eventstore/port.js'
 import { openSqliteEventStore } from '../../src/eventstore/sqlite.js'
 import { openAuditService } from './helpers.js'
@@ -111,8 +114,8 @@ async function until (check: () => boolean, what: string, timeoutMs = 60_000): P
   }
 }
 
-/** Loose on purpose: a shared 2-core CI machine; unbounded catch-up stalled the loop for seconds. */
-const STALL_BOUND_MS = 500
+/** Loose on purpose (p99, a shared 2-core CI machine): unbounded catch-up stalled the loop for seconds. */
+const STALL_BOUND_MS = 1000
 
 t.test('open streams are capped per principal and in all: 429 with Retry-After beyond', async t => {
   const svc = await openAuditService(t, { IDM_SSE_MAX_PER_PRINCIPAL: '2', IDM_SSE_MAX_TOTAL: '3' })
@@ -159,11 +162,11 @@ t.test('catch-up streams and feed scans over a long log never stall the server',
   t.same(await clients.opened, { 200: 25 }, '25 streams open')
   t.ok(caughtUp(), 'every stream caught up through 100,000 events and went live')
   t.comment(`/health/live during 25 catch-up streams over 100,000 events: ${summary(during)}`)
-  t.ok(Math.max(...during) < STALL_BOUND_MS, `no /health/live waited ${STALL_BOUND_MS} ms (max ${Math.max(...during).toFixed(1)} ms)`)
+  t.ok(percentile(during, 0.99) < STALL_BOUND_MS, `/health/live p99 under ${STALL_BOUND_MS} ms (${percentile(during, 0.99).toFixed(1)} ms)`)
 
-  // 25 parallel pages of GET /v1/events, each scanning 10,000 events that its filter skips.
-  let pending = 25
-  const pages = Array.from({ length: 25 }, async (_, i) => {
+  // 50 parallel pages of GET /v1/events, each scanning 10,000 events that its filter skips.
+  let pending = 50
+  const pages = Array.from({ length: 50 }, async (_, i) => {
     await new Promise(resolve => setTimeout(resolve, i * 2))
     const res = await fetch(`${base}/v1/events?after=0&type=UserDeactivated`, { headers: { authorization: `Bearer ${token}` } })
     pending--
@@ -171,11 +174,11 @@ t.test('catch-up streams and feed scans over a long log never stall the server',
   })
   const scanning = await probe(health, () => pending === 0, 120_000)
   t.same(new Set(await Promise.all(pages)), new Set([200]), 'every page answered')
-  t.comment(`/health/live during 25 parallel GET /v1/events scans: ${summary(scanning)}`)
-  t.ok(Math.max(...scanning) < STALL_BOUND_MS, `no /health/live waited ${STALL_BOUND_MS} ms (max ${Math.max(...scanning).toFixed(1)} ms)`)
+  t.comment(`/health/live during 50 parallel GET /v1/events scans: ${summary(scanning)}`)
+  t.ok(percentile(scanning, 0.99) < STALL_BOUND_MS, `/health/live p99 under ${STALL_BOUND_MS} ms (${percentile(scanning, 0.99).toFixed(1)} ms)`)
 })
 
-t.test('300 streams replaying an 800-event log from the start never stall the server', async t => {
+t.test('1,000 streams replaying an 800-event log from the start never stall the server', async t => {
   const svc = await openAuditService(t, { IDM_SSE_MAX_PER_PRINCIPAL: '1000', IDM_SSE_MAX_TOTAL: '2000' })
   const token = await svc.caller(['identity-subscriber'])
   await appendCompanyEvents(svc.store, 800)
@@ -183,13 +186,13 @@ t.test('300 streams replaying an 800-event log from the start never stall the se
   t.ok(await svc.runner.waitFor(head, 60_000))
   const base = await svc.app.listen({ host: '127.0.0.1', port: 0 })
   const health = `${base}/health/live`
-  const clients = streamClients(t, { url: `${base}/v1/events/stream?after=0`, token, count: 300, until: `id: ${head}\n` })
+  const clients = streamClients(t, { url: `${base}/v1/events/stream?after=0`, token, count: 1000, until: `id: ${head}\n` })
   const replayed = (): boolean => clients.state.done
   const during = await probe(health, replayed, 120_000)
-  t.same(await clients.opened, { 200: 300 }, '300 streams open')
+  t.same(await clients.opened, { 200: 1000 }, '1,000 streams open')
   t.ok(replayed(), 'every stream replayed the log up to its head')
-  t.comment(`/health/live while 300 streams replay 800 events: ${summary(during)}`)
-  t.ok(Math.max(...during) < STALL_BOUND_MS, `no /health/live waited ${STALL_BOUND_MS} ms (max ${Math.max(...during).toFixed(1)} ms)`)
+  t.comment(`/health/live while 1,000 streams replay 800 events: ${summary(during)}`)
+  t.ok(percentile(during, 0.99) < STALL_BOUND_MS, `/health/live p99 under ${STALL_BOUND_MS} ms (${percentile(during, 0.99).toFixed(1)} ms)`)
 })
 
 t.test('clients that never read: a bounded buffer each, and nothing kept once they go', async t => {
@@ -214,4 +217,33 @@ t.test('clients that never read: a bounded buffer each, and nothing kept once th
   const listening = outs.filter(out => out.listenerCount('drain') + out.listenerCount('close') > 0).length
   t.equal(listening, 0, `no departed client's stream is still waited on (${listening} of 50)`)
   await live.close()
+})
+
+t.test('a catch-up and a feed scan give the event loop back while they read', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'idm-turns-'))
+  const store = openSqliteEventStore({ path: join(dir, 'events.db') })
+  t.teardown(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }) })
+  await appendCompanyEvents(store, 50_000)
+  await store.append('company-flood', [{ id: randomUUID(), type: 'CompanyDeactivated', data: { id: 'flood' }, metadata: { occurredAt: '2031-01-01T00:00:00.000Z', schemaVersion: 1 } }], { expectedRevision: 'any' })
+  const resolved = resolveTypeFilter(['CompanyDeactivated'])
+  if (!resolved.ok) throw new Error('unknown type')
+  const turns = createReadTurns()
+  const live = createLiveFeed(store, { source: '/identity-manager', turns })
+  t.teardown(async () => { await live.close() })
+  const out = new PassThrough()
+  let text = ''
+  out.setEncoding('utf8').on('data', (chunk: string) => { text += chunk })
+  live.attach({ after: 0, filter: resolved.filter, out, authorised: () => true, end: () => {} })
+  // A timer set now fires on the next turn of the event loop: the catch-up must still be going.
+  await new Promise(resolve => setTimeout(resolve, 0))
+  t.notMatch(text, /company\.deactivated/, 'a timer ran before the catch-up through 50,000 events was over')
+  t.equal(live.stats().catchingUp, 1, 'the stream is still catching up')
+  await until(() => text.includes('company.deactivated'), 'the end of the catch-up')
+
+  let scanned = false
+  const scan = readFeed(store, { after: 0, limit: 50, filter: resolved.filter, source: '/identity-manager', scanLimit: 60_000, turns })
+    .then(page => { scanned = true; return page })
+  await new Promise(resolve => setTimeout(resolve, 0))
+  t.notOk(scanned, 'a timer ran before the scan through 50,000 events was over')
+  t.equal((await scan).items.length, 1, 'and the scan found the one event it selects')
 })

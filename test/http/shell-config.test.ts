@@ -25,7 +25,9 @@ t.test('defaults', async (t) => {
     seedFile: null,
     logLevel: 'info',
     sseHeartbeatSeconds: 15,
-    eventSource: '/identity-manager'
+    sse: { maxPerPrincipal: 16, maxTotal: 2000 },
+    eventSource: '/identity-manager',
+    metricsToken: null
   })
 })
 
