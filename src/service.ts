@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import { Gauge } from 'prom-client'
 import { v7 as uuidv7 } from 'uuid'
 import { bootstrap, type BootstrapResult } from './commands/bootstrap.js'
-import type { CommandDeps } from './commands/deps.js'
-import { createKeyedLock } from './commands/keyed-lock.js'
+import { createCommands } from './commands/create.js'
+import type { Commands } from './commands/deps.js'
 import { createPasswordHasher, type PasswordHasher } from './commands/password-hasher.js'
 import type { Config } from './config.js'
 import { passwordPolicy } from './domain/password-policy.js'
@@ -47,7 +47,7 @@ export interface Service {
   readonly store: EventStore
   readonly readModel: ReadModel
   readonly runner: ProjectionRunner
-  readonly commands: CommandDeps
+  readonly commands: Commands
   readonly bootstrap: BootstrapResult
   close(): Promise<void>
 }
@@ -68,7 +68,7 @@ export async function openService (config: Config, options: ServiceOptions = {})
   const runner = createProjectionRunner({ store, readModel })
   await runner.start()
 
-  const commands: CommandDeps = {
+  const commands = createCommands({
     store,
     clock,
     newId: uuidv7,
@@ -78,9 +78,8 @@ export async function openService (config: Config, options: ServiceOptions = {})
       maxFailures: config.lockout.threshold,
       baseLockoutSeconds: config.lockout.baseSeconds,
       maxLockoutSeconds: config.lockout.maxSeconds
-    },
-    loginLock: createKeyedLock()
-  }
+    }
+  })
   const booted = await bootstrap(commands, {
     adminUsername: config.admin.username,
     ...(config.admin.password === null ? {} : { adminPassword: config.admin.password }),

@@ -14,22 +14,21 @@ interface AdminOptions {
 
 async function createAdmin (options: AdminOptions): Promise<void> {
   const cfg = config()
-  const [{ v7: uuidv7 }, { bootstrap }, { SYSTEM_ACTOR }, { createKeyedLock }, { createPasswordHasher }, { registerUser, updateProfile },
+  const [{ v7: uuidv7 }, { bootstrap }, { SYSTEM_ACTOR }, { createCommands }, { createPasswordHasher }, { registerUser, updateProfile },
     { DomainError }, { passwordPolicy }, { ADMIN_ROLE }] = await Promise.all([
-    import('uuid'), import('../commands/bootstrap.js'), import('../commands/handler.js'), import('../commands/keyed-lock.js'),
+    import('uuid'), import('../commands/bootstrap.js'), import('../commands/handler.js'), import('../commands/create.js'),
     import('../commands/password-hasher.js'), import('../commands/users.js'), import('../domain/errors.js'),
     import('../domain/password-policy.js'), import('../domain/user.js')
   ])
   await withStore(cfg, 'create', async (store) => {
-    const deps: import('../commands/deps.js').CommandDeps = {
+    const deps = createCommands({
       store,
       clock: () => new Date(),
       newId: uuidv7,
       hasher: await createPasswordHasher(cfg.scrypt),
       passwordPolicy: passwordPolicy(cfg.password.minLength),
-      lockoutPolicy: { maxFailures: cfg.lockout.threshold, baseLockoutSeconds: cfg.lockout.baseSeconds, maxLockoutSeconds: cfg.lockout.maxSeconds },
-      loginLock: createKeyedLock()
-    }
+      lockoutPolicy: { maxFailures: cfg.lockout.threshold, baseLockoutSeconds: cfg.lockout.baseSeconds, maxLockoutSeconds: cfg.lockout.maxSeconds }
+    })
     const ctx = { actor: { id: null, username: 'idm-cli' }, correlationId: `cli-${uuidv7()}`, commandId: uuidv7() }
     const profile = (username: string) => ({
       email: options.email ?? `${username.replace(/@.*/, '')}@localhost.invalid`,

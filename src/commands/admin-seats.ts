@@ -5,13 +5,12 @@
  */
 import { adminSeatsDecider } from '../domain/admin-seats.js'
 import { streams } from '../domain/events.js'
-import type { CommandDeps } from './deps.js'
-import { handleCommand, type CommandContext } from './handler.js'
+import { handleCommand, type CommandContext, type HandlerDeps } from './handler.js'
 
-export async function releaseSeat (deps: CommandDeps, userId: string, ctx: CommandContext): Promise<void> {
+export async function releaseSeat (deps: HandlerDeps, userId: string, ctx: CommandContext): Promise<void> {
   await handleCommand(deps, adminSeatsDecider, streams.adminSeats, { type: 'ReleaseSeat', data: { userId } }, ctx)
 }
 
-export async function claimSeat (deps: CommandDeps, userId: string, ctx: CommandContext): Promise<void> {
+export async function claimSeat (deps: HandlerDeps, userId: string, ctx: CommandContext): Promise<void> {
   await handleCommand(deps, adminSeatsDecider, streams.adminSeats, { type: 'ClaimSeat', data: { userId } }, ctx)
 }

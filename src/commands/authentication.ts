@@ -7,17 +7,16 @@
  */
 import { createHash } from 'node:crypto'
 import { authDecider, isLocked, type AuthCommand } from '../domain/authentication.js'
-import { credentialVersion } from '../domain/credentials.js'
 import { DomainError } from '../domain/errors.js'
 import { streams } from '../domain/events.js'
 import { normalizeUsername } from '../domain/identity-values.js'
 import { MAX_PASSWORD_BYTES } from '../domain/password-policy.js'
 import { userDecider } from '../domain/user.js'
-import type { CommandDeps } from './deps.js'
+import type { Commands, WriteResult } from './deps.js'
 import { AuthenticationError, WrongCurrentPasswordError } from './errors.js'
-import { foldRecorded, handleCommand, SYSTEM_ACTOR, type CommandContext } from './handler.js'
+import { handleCommand, SYSTEM_ACTOR, type CommandContext } from './handler.js'
 import { holderOf } from './reservations.js'
-import { acceptablePassword, hashAcceptablePassword, loadUser, runUserCommand, type WriteResult } from './users.js'
+import { acceptablePassword, hashAcceptablePassword, loadUser } from './users.js'
 
 export interface Authenticated {
   readonly userId: string
@@ -30,14 +29,13 @@ export interface Authenticated {
 
 /** Verifies the credentials; throws AuthenticationError (always the same) on any failure. */
 export async function authenticate (
-  deps: CommandDeps, input: { username: string, password: string }, ctx: CommandContext
+  deps: Commands, input: { username: string, password: string }, ctx: CommandContext
 ): Promise<Authenticated> {
   const username = safeNormalize(input.username)
   const password = Buffer.byteLength(input.password) > MAX_PASSWORD_BYTES ? '' : input.password
-  return deps.loginLock.run(`login:${username ?? input.username}`, async () => {
+  return deps.queue.run(`login:${username ?? input.username}`, async () => {
     const userId = username === null ? null : await holderOf(deps, 'username', username)
-    const recorded = userId === null ? [] : await deps.store.readStream(streams.user(userId))
-    const user = foldRecorded(userDecider, recorded)
+    const user = userId === null ? userDecider.initialState() : await loadUser(deps, userId)
     const authStream = user.status === 'none' ? streams.unknownAuth(sha256(username ?? input.username)) : streams.auth(user.userId)
     const now = deps.clock().toISOString()
     const auth = await lastAuthState(deps, authStream)
@@ -61,19 +59,19 @@ export async function authenticate (
       }
     }
     const actorCtx = { ...ctx, actor: user.status === 'none' ? ctx.actor : { id: user.userId, username: user.username } }
-    const handled = await handleCommand(deps, authDecider, authStream, command, actorCtx, { tail: true })
+    const handled = await handleCommand(deps, authDecider, authStream, command, actorCtx)
     if (user.status === 'none' || handled.events.at(-1)?.type !== 'AuthenticationSucceeded') throw new AuthenticationError()
 
     if (deps.hasher.needsRehash(user.passwordHash)) {
       const passwordHash = await deps.hasher.hash(password.normalize('NFKC'))
-      await runUserCommand(deps, { type: 'RehashPassword', data: { userId: user.userId, passwordHash } }, actorCtx)
+      await deps.execute({ type: 'RehashPassword', data: { userId: user.userId, passwordHash } }, actorCtx)
         .catch(() => undefined) // an upgrade lost to a concurrent change waits for the next login
     }
     return {
       userId: user.userId,
       username: user.username,
       roles: user.roles,
-      credentialVersion: credentialVersion(recorded),
+      credentialVersion: user.credentialVersion,
       position: handled.position
     }
   })
@@ -84,46 +82,44 @@ export async function authenticate (
  * failed authentication toward the lockout.
  */
 export async function changeOwnPassword (
-  deps: CommandDeps, userId: string, input: { currentPassword: string, newPassword: string }, ctx: CommandContext
+  deps: Commands, userId: string, input: { currentPassword: string, newPassword: string }, ctx: CommandContext
 ): Promise<WriteResult> {
   const user = await loadUser(deps, userId)
   if (user.status === 'none') throw new DomainError('USER_NOT_FOUND', 'no such user', { userId })
   const newPassword = acceptablePassword(deps, input.newPassword, user.username)
-  const verified = await deps.loginLock.run(`login:${user.username}`, async () => {
+  const verified = await deps.queue.run(`login:${user.username}`, async () => {
     const stream = streams.auth(userId)
     const now = deps.clock().toISOString()
     if (!isLocked(await lastAuthState(deps, stream), now) && await deps.hasher.verify(user.passwordHash, input.currentPassword)) return true
     await handleCommand(deps, authDecider, stream, {
       type: 'RecordAuthentication',
       data: { userId, username: user.username, outcome: 'invalid_credentials', now, policy: deps.lockoutPolicy }
-    }, ctx, { tail: true })
+    }, ctx)
     return false
   })
   if (!verified) throw new WrongCurrentPasswordError()
   const passwordHash = await deps.hasher.hash(newPassword)
-  return runUserCommand(deps, { type: 'ChangePassword', data: { userId, passwordHash } }, ctx)
+  return await deps.execute({ type: 'ChangePassword', data: { userId, passwordHash } }, ctx)
 }
 
 /** An administrator sets a new password (no current password needed). */
-export async function resetPassword (deps: CommandDeps, userId: string, newPassword: string, ctx: CommandContext): Promise<WriteResult> {
+export async function resetPassword (deps: Commands, userId: string, newPassword: string, ctx: CommandContext): Promise<WriteResult> {
   const user = await loadUser(deps, userId)
   if (user.status === 'none') throw new DomainError('USER_NOT_FOUND', 'no such user', { userId })
   const passwordHash = await hashAcceptablePassword(deps, newPassword, user.username)
-  return runUserCommand(deps, { type: 'ResetPassword', data: { userId, passwordHash } }, ctx)
+  return await deps.execute({ type: 'ResetPassword', data: { userId, passwordHash } }, ctx)
 }
 
 /** Ends a lockout (an administrator's decision). Returns the position appended, if any. */
-export async function unlockAccount (deps: CommandDeps, userId: string, ctx: CommandContext): Promise<number | null> {
+export async function unlockAccount (deps: Commands, userId: string, ctx: CommandContext): Promise<number | null> {
   const handled = await handleCommand(deps, authDecider, streams.auth(userId),
-    { type: 'Unlock', data: { userId, now: deps.clock().toISOString() } }, ctx.actor.id === null ? { ...ctx, actor: SYSTEM_ACTOR } : ctx,
-    { tail: true })
+    { type: 'Unlock', data: { userId, now: deps.clock().toISOString() } }, ctx.actor.id === null ? { ...ctx, actor: SYSTEM_ACTOR } : ctx)
   return handled.position
 }
 
-async function lastAuthState (deps: Pick<CommandDeps, 'store'>, stream: string) {
-  // Every auth event carries the folded state after it: the last one is enough.
-  const last = await deps.store.readStream(stream, { direction: 'backwards', maxCount: 1 })
-  return foldRecorded(authDecider, last)
+async function lastAuthState (deps: Pick<Commands, 'load'>, stream: string) {
+  // Every auth event carries the folded state after it: the load reads the last one only.
+  return (await deps.load(authDecider, stream)).state
 }
 
 function safeNormalize (raw: string): string | null {

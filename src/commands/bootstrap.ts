@@ -12,10 +12,10 @@ import { IDENTIFICATION_TYPES, SYSTEM_ROLES } from '../domain/seed.js'
 import { ADMIN_ROLE } from '../domain/user.js'
 import { claimSeat } from './admin-seats.js'
 import { defineCatalogEntry, type CatalogEntryInput } from './catalogs.js'
-import type { CommandDeps } from './deps.js'
-import { foldRecorded, SYSTEM_ACTOR, type CommandContext } from './handler.js'
+import type { Commands } from './deps.js'
+import { SYSTEM_ACTOR, type CommandContext } from './handler.js'
 import { holderOf } from './reservations.js'
-import { registerUser, runUserCommand } from './users.js'
+import { registerUser } from './users.js'
 
 export interface SeedFile {
   readonly roles?: readonly ({ id: string } & CatalogEntryInput)[]
@@ -36,7 +36,7 @@ export interface BootstrapResult {
   readonly adminCreated: { userId: string, username: string, generatedPassword: string | null } | null
 }
 
-export async function bootstrap (deps: CommandDeps, input: BootstrapInput, ctx: CommandContext): Promise<BootstrapResult> {
+export async function bootstrap (deps: Commands, input: BootstrapInput, ctx: CommandContext): Promise<BootstrapResult> {
   const system = { ...ctx, actor: SYSTEM_ACTOR }
   for (const role of SYSTEM_ROLES) await defineIfMissing(deps, 'role', role.id, { ...role, system: true }, system)
   for (const type of IDENTIFICATION_TYPES) await defineIfMissing(deps, 'identificationType', type.id, type, system)
@@ -51,22 +51,22 @@ export async function bootstrap (deps: CommandDeps, input: BootstrapInput, ctx: 
 }
 
 async function defineIfMissing (
-  deps: CommandDeps, kind: CatalogKind, id: string, entry: CatalogEntryInput & { system?: boolean }, ctx: CommandContext
+  deps: Commands, kind: CatalogKind, id: string, entry: CatalogEntryInput & { system?: boolean }, ctx: CommandContext
 ): Promise<void> {
-  const state = foldRecorded(catalogDecider, await deps.store.readStream(catalogStream(kind, id)))
+  const { state } = await deps.load(catalogDecider, catalogStream(kind, id))
   if (state.status === 'none') await defineCatalogEntry(deps, kind, id, entry, ctx)
 }
 
-async function ensureAdmin (deps: CommandDeps, input: BootstrapInput, ctx: CommandContext): Promise<BootstrapResult['adminCreated']> {
-  const seats = foldRecorded(adminSeatsDecider, await deps.store.readStream(streams.adminSeats))
+async function ensureAdmin (deps: Commands, input: BootstrapInput, ctx: CommandContext): Promise<BootstrapResult['adminCreated']> {
+  const { state: seats } = await deps.load(adminSeatsDecider, streams.adminSeats)
   if (seats.seats.length > 0) return null
   const username = normalizeUsername(input.adminUsername)
   const existing = await holderOf(deps, 'username', username)
   if (existing !== null) {
     // A user of that name exists but holds no seat (an earlier start stopped half-way, or the
     // seat set was lost): make it an active identity-admin again rather than locking everyone out.
-    await runUserCommand(deps, { type: 'ChangeStatus', data: { userId: existing, status: 'active', reason: 'bootstrap' } }, ctx)
-    await runUserCommand(deps, { type: 'AssignRole', data: { userId: existing, roleId: ADMIN_ROLE, catalog: { roles: { [ADMIN_ROLE]: 'active' } } } }, ctx)
+    await deps.execute({ type: 'ChangeStatus', data: { userId: existing, status: 'active', reason: 'bootstrap' } }, ctx)
+    await deps.execute({ type: 'AssignRole', data: { userId: existing, roleId: ADMIN_ROLE, catalog: { roles: { [ADMIN_ROLE]: 'active' } } } }, ctx)
     await claimSeat(deps, existing, ctx)
     return null
   }

@@ -1,6 +1,6 @@
 /** Catalog use cases: roles, companies, providers and identification types. */
 import { catalogDecider, catalogStream, type CatalogKind } from '../domain/catalog.js'
-import type { CommandDeps } from './deps.js'
+import type { Commands } from './deps.js'
 import { createdByThisRequest, handleCommand, type CommandContext } from './handler.js'
 
 export interface CatalogEntryInput {
@@ -13,7 +13,7 @@ export interface CatalogEntryInput {
 export interface CatalogWriteResult { readonly id: string, readonly position: number | null }
 
 export async function defineCatalogEntry (
-  deps: CommandDeps, kind: CatalogKind, id: string, input: CatalogEntryInput & { system?: boolean }, ctx: CommandContext
+  deps: Commands, kind: CatalogKind, id: string, input: CatalogEntryInput & { system?: boolean }, ctx: CommandContext
 ): Promise<CatalogWriteResult> {
   const stream = catalogStream(kind, id)
   const replayed = await createdByThisRequest(deps.store, stream, ctx)
@@ -24,7 +24,7 @@ export async function defineCatalogEntry (
 }
 
 export async function updateCatalogEntry (
-  deps: CommandDeps, kind: CatalogKind, id: string, input: CatalogEntryInput & { status: 'active' | 'inactive' }, ctx: CommandContext
+  deps: Commands, kind: CatalogKind, id: string, input: CatalogEntryInput & { status: 'active' | 'inactive' }, ctx: CommandContext
 ): Promise<CatalogWriteResult> {
   const handled = await handleCommand(deps, catalogDecider, catalogStream(kind, id),
     { type: 'UpdateCatalogEntry', data: { kind, id, ...input } }, ctx, { idempotency: 'stable' })

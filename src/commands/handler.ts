@@ -1,16 +1,19 @@
 /**
- * The one generic command handler: read the stream, fold, decide, append with the revision that
- * was read. Reading and folding start from the state cached at the stream's last known revision
- * (fold-cache.ts), so only newer events are read. On a revision conflict it reloads and decides again (bounded), never re-appending
- * stale events; with a client's If-Match it does not retry.
+ * The one generic command handler: load the stream, decide, append with the revision that was
+ * loaded. Commands on one stream queue in this process (`commands.queue`), so they do not race
+ * each other; a revision conflict can then only come from another process sharing the store, and
+ * the handler loads and decides again (bounded), never re-appending stale events. With a
+ * client's If-Match it does not retry. User commands, whose decisions reach into other streams,
+ * go through the plan executor (executor.ts), which appends with `appendEvents` below.
  */
 import { v5 as uuidv5 } from 'uuid'
 import type { Decider } from '../domain/decider.js'
 import { eventVersion, type DomainEvent } from '../domain/events.js'
 import { GENESIS, chainHash } from '../eventstore/hash-chain.js'
 import { WrongExpectedRevisionError, type EventStore, type EventToAppend, type JsonObject, type RecordedEvent } from '../eventstore/port.js'
+import type { Commands } from './deps.js'
 import { ConcurrencyError, PreconditionFailedError } from './errors.js'
-import { loadFolded, type Folded } from './fold-cache.js'
+import type { Folded } from './fold-cache.js'
 
 export interface Actor { readonly id: string | null, readonly username: string | null }
 
@@ -25,11 +28,7 @@ export interface CommandContext {
   readonly idempotencyKey?: string
 }
 
-export interface HandlerDeps {
-  readonly store: EventStore
-  readonly clock: () => Date
-  readonly newId: () => string
-}
+export type HandlerDeps = Pick<Commands, 'store' | 'clock' | 'newId' | 'load' | 'queue'>
 
 export interface Handled<S> {
   readonly before: S
@@ -43,7 +42,7 @@ export interface Handled<S> {
 
 export const SYSTEM_ACTOR: Actor = Object.freeze({ id: null, username: 'system' })
 const IDEMPOTENCY_NAMESPACE = '6f1c9a52-3a7e-4c1b-9f0e-5d2b8e4a7c31'
-const DEFAULT_ATTEMPTS = 5
+export const DEFAULT_ATTEMPTS = 5
 
 export interface HandleOptions {
   /** The version the client last saw (If-Match). A mismatch is 412, never retried. */
@@ -57,11 +56,6 @@ export interface HandleOptions {
    * appends for real instead of being mistaken for the undone append.
    */
   readonly idempotency?: 'stable' | 'per-revision'
-  /**
-   * Load only the stream's last event: for streams whose events carry the folded state after
-   * them (authentication), so loading does not grow with the stream.
-   */
-  readonly tail?: boolean
 }
 
 export async function handleCommand<C, S, E extends DomainEvent> (
@@ -73,43 +67,50 @@ export async function handleCommand<C, S, E extends DomainEvent> (
   options: HandleOptions = {}
 ): Promise<Handled<S>> {
   const attempts = options.ifMatch === undefined ? (options.maxAttempts ?? DEFAULT_ATTEMPTS) : 1
-  for (let attempt = 1; ; attempt++) {
-    const { state: before, revision, last } = await load(deps.store, decider, stream, options.tail === true)
-    if (options.ifMatch !== undefined && options.ifMatch !== revision) {
-      throw new PreconditionFailedError(options.ifMatch, revision)
-    }
-    const events = decider.decide(command, before)
-    const state = events.reduce(decider.evolve, before)
-    if (events.length === 0) return { before, state, events, revision, position: null }
-
-    const toAppend = stamp(deps, stream, events, ctx, last, options.idempotency ?? 'per-revision')
-    try {
-      const result = await deps.store.append(stream, toAppend, {
-        expectedRevision: revision < 0 ? 'no_stream' : revision
-      })
-      return { before, state, events, revision: result.nextRevision, position: result.position }
-    } catch (err) {
-      if (!(err instanceof WrongExpectedRevisionError)) throw err
-      if (options.ifMatch !== undefined) {
-        throw new PreconditionFailedError(options.ifMatch, typeof err.actual === 'number' ? err.actual : -1)
+  return await deps.queue.run(stream, async () => {
+    for (let attempt = 1; ; attempt++) {
+      const folded = await deps.load(decider, stream)
+      const before = folded.state
+      checkIfMatch(options.ifMatch, folded.revision)
+      const events = decider.decide(command, before)
+      const state = events.reduce(decider.evolve, before)
+      if (events.length === 0) return { before, state, events, revision: folded.revision, position: null }
+      try {
+        const appended = await appendEvents(deps, stream, events, folded, ctx, options.idempotency ?? 'per-revision')
+        return { before, state, events, ...appended }
+      } catch (err) {
+        if (!(err instanceof WrongExpectedRevisionError)) throw err
+        conflicted(err, stream, options.ifMatch, attempt >= attempts)
       }
-      if (attempt >= attempts) throw new ConcurrencyError(stream)
     }
-  }
+  })
 }
 
-/** The stream's state: from its last event alone (`tail`), or folded through the in-memory cache (fold-cache.ts). */
-async function load<C, S, E> (store: EventStore, decider: Decider<C, S, E>, stream: string, tail: boolean): Promise<Folded<S>> {
-  if (!tail) return await loadFolded(store, decider, stream)
-  const recorded = await store.readStream(stream, { direction: 'backwards', maxCount: 1 })
-  const last = recorded.at(-1)
-  return { state: foldRecorded(decider, recorded), revision: last?.revision ?? -1, last }
+/** A stale If-Match is 412 before anything is decided or written. */
+export function checkIfMatch (ifMatch: number | undefined, revision: number): void {
+  if (ifMatch !== undefined && ifMatch !== revision) throw new PreconditionFailedError(ifMatch, revision)
 }
 
-export function foldRecorded<C, S, E> (decider: Decider<C, S, E>, recorded: readonly RecordedEvent[]): S {
-  let state = decider.initialState()
-  for (const r of recorded) state = decider.evolve(state, { type: r.type, data: r.data } as E)
-  return state
+/** After a revision conflict: 412 under If-Match, 409 once out of attempts, else the caller retries. */
+export function conflicted (err: WrongExpectedRevisionError, stream: string, ifMatch: number | undefined, lastAttempt: boolean): void {
+  if (ifMatch !== undefined) throw new PreconditionFailedError(ifMatch, typeof err.actual === 'number' ? err.actual : -1)
+  if (lastAttempt) throw new ConcurrencyError(stream)
+}
+
+/** Stamps decided events and appends them at the loaded revision (WrongExpectedRevisionError on a conflict). */
+export async function appendEvents (
+  deps: Pick<HandlerDeps, 'store' | 'clock' | 'newId'>,
+  stream: string,
+  events: readonly DomainEvent[],
+  folded: Folded<unknown>,
+  ctx: CommandContext,
+  idempotency: 'stable' | 'per-revision'
+): Promise<{ revision: number, position: number }> {
+  const toAppend = stamp(deps, stream, events, ctx, folded.last, idempotency)
+  const result = await deps.store.append(stream, toAppend, {
+    expectedRevision: folded.revision < 0 ? 'no_stream' : folded.revision
+  })
+  return { revision: result.nextRevision, position: result.position }
 }
 
 /** Adds ids, the audit metadata and the hash chain to decided events. */

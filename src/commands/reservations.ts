@@ -7,9 +7,11 @@
 import { DomainError } from '../domain/errors.js'
 import { streams } from '../domain/events.js'
 import { reservationDecider, type ReservationKind } from '../domain/reservation.js'
-import type { EventStore } from '../eventstore/port.js'
-import type { CommandDeps } from './deps.js'
-import { deriveEventId, foldRecorded, handleCommand, SYSTEM_ACTOR, type CommandContext } from './handler.js'
+import type { Claim } from '../domain/user-plan.js'
+import type { Commands } from './deps.js'
+import { deriveEventId, handleCommand, SYSTEM_ACTOR, type CommandContext } from './handler.js'
+
+type ReservationDeps = Omit<Commands, 'execute'>
 
 const DEFAULT_ORPHAN_SECONDS = 60
 
@@ -18,7 +20,7 @@ const DEFAULT_ORPHAN_SECONDS = 60
  * retry of the same request (same Idempotency-Key) that already reserved it for the user it
  * created then: the original user id is returned so the retry converges on the first result.
  */
-export async function reserve (deps: CommandDeps, kind: ReservationKind, value: string, userId: string, ctx: CommandContext): Promise<string> {
+export async function reserve (deps: ReservationDeps, kind: ReservationKind, value: string, userId: string, ctx: CommandContext): Promise<string> {
   const stream = streams.reservation(kind, value)
   const command = { type: 'Reserve' as const, data: { kind, value, userId } }
   try {
@@ -28,9 +30,7 @@ export async function reserve (deps: CommandDeps, kind: ReservationKind, value: 
     return ctx.idempotencyKey === undefined ? userId : (await holderOf(deps, kind, value)) ?? userId
   } catch (err) {
     if (!(err instanceof DomainError) || err.code !== 'VALUE_TAKEN') throw err
-    const recorded = await deps.store.readStream(stream, { direction: 'backwards', maxCount: 1 })
-    const last = recorded[0]
-    const holder = last === undefined ? null : foldRecorded(reservationDecider, recorded).holder
+    const { state: { holder }, last } = await deps.load(reservationDecider, stream)
     if (last === undefined || holder === null) throw err
     // Our own earlier attempt (same Idempotency-Key) reserved it: converge on its user.
     if (last.id === deriveEventId(ctx, stream, 'ValueReserved', last.revision)) return holder
@@ -41,23 +41,20 @@ export async function reserve (deps: CommandDeps, kind: ReservationKind, value: 
   }
 }
 
-export async function release (deps: CommandDeps, kind: ReservationKind, value: string, userId: string, ctx: CommandContext): Promise<void> {
+export async function release (deps: ReservationDeps, kind: ReservationKind, value: string, userId: string, ctx: CommandContext): Promise<void> {
   await handleCommand(deps, reservationDecider, streams.reservation(kind, value),
     { type: 'Release', data: { kind, value, userId } }, ctx)
 }
 
 /** Who holds the value now (null: free). */
-export async function holderOf (deps: Pick<CommandDeps, 'store'>, kind: ReservationKind, value: string): Promise<string | null> {
-  const recorded = await deps.store.readStream(streams.reservation(kind, value), { direction: 'backwards', maxCount: 1 })
-  return foldRecorded(reservationDecider, recorded).holder
+export async function holderOf (deps: Pick<ReservationDeps, 'load'>, kind: ReservationKind, value: string): Promise<string | null> {
+  return (await deps.load(reservationDecider, streams.reservation(kind, value))).state.holder
 }
 
 /** Throws VALUE_TAKEN (from the decider) when `reserve` would refuse the value. Reads only. */
-async function refuseIfTaken (deps: CommandDeps, kind: ReservationKind, value: string, userId: string, ctx: CommandContext): Promise<void> {
+async function refuseIfTaken (deps: ReservationDeps, kind: ReservationKind, value: string, userId: string, ctx: CommandContext): Promise<void> {
   const stream = streams.reservation(kind, value)
-  const recorded = await deps.store.readStream(stream, { direction: 'backwards', maxCount: 1 })
-  const last = recorded[0]
-  const holder = foldRecorded(reservationDecider, recorded).holder
+  const { state: { holder }, last } = await deps.load(reservationDecider, stream)
   if (last === undefined || holder === null || holder === userId) return
   if (last.id === deriveEventId(ctx, stream, 'ValueReserved', last.revision)) return
   if (await isOrphan(deps, holder, String(last.metadata.occurredAt))) return
@@ -65,7 +62,7 @@ async function refuseIfTaken (deps: CommandDeps, kind: ReservationKind, value: s
 }
 
 /** A crashed registration left the reservation: its user stream never appeared, and it is old. */
-async function isOrphan (deps: CommandDeps, holder: string, reservedAt: string): Promise<boolean> {
+async function isOrphan (deps: ReservationDeps, holder: string, reservedAt: string): Promise<boolean> {
   const ageSeconds = (deps.clock().getTime() - Date.parse(reservedAt)) / 1000
   if (!(ageSeconds > (deps.orphanReservationSeconds ?? DEFAULT_ORPHAN_SECONDS))) return false
   const user = await deps.store.readStream(streams.user(holder), { maxCount: 1 })
@@ -74,8 +71,8 @@ async function isOrphan (deps: CommandDeps, holder: string, reservedAt: string):
 
 /** Reserves several values; on any failure releases those already taken, then rethrows. */
 export async function reserveAll (
-  deps: CommandDeps,
-  claims: readonly { kind: ReservationKind, value: string }[],
+  deps: ReservationDeps,
+  claims: readonly Claim[],
   userId: string,
   ctx: CommandContext
 ): Promise<string> {
@@ -84,7 +81,7 @@ export async function reserveAll (
   // leaves no trace in the log; only a claim racing this one can still make it reserve and
   // release (the append below stays the arbiter).
   for (const claim of claims) await refuseIfTaken(deps, claim.kind, claim.value, userId, ctx)
-  const taken: { kind: ReservationKind, value: string }[] = []
+  const taken: Claim[] = []
   let holder = userId
   try {
     for (const claim of claims) {
@@ -104,8 +101,8 @@ export async function reserveAll (
  * the caller's own failure (or success) is what the client hears.
  */
 export async function releaseAll (
-  deps: CommandDeps,
-  claims: readonly { kind: ReservationKind, value: string }[],
+  deps: ReservationDeps,
+  claims: readonly Claim[],
   userId: string,
   ctx: CommandContext
 ): Promise<void> {
@@ -113,7 +110,7 @@ export async function releaseAll (
     try {
       await release(deps, claim.kind, claim.value, userId, ctx)
     } catch {
-      owed(deps.store).set(`${claim.kind}\0${claim.value}\0${userId}`, { ...claim, userId, ctx })
+      deps.owed.set(`${claim.kind}\0${claim.value}\0${userId}`, { ...claim, userId, ctx })
     }
   }
 }
@@ -121,25 +118,22 @@ export async function releaseAll (
 interface OwedRelease { readonly kind: ReservationKind, readonly value: string, readonly userId: string, readonly ctx: CommandContext }
 
 /**
- * Compensations the store refused when they were due, per event store, in this process: a
- * registration refused for lack of space may have stored its reservations before the user event
- * failed, and then the releases fail too. Without this, retrying that registration once space is
- * back would find its own username taken until the orphan window passes. A release is safe to
- * store late: only the holder frees a value, so a value taken over since stays taken. (After a
- * restart the list is gone and the orphan takeover in `reserve` covers the same case.)
+ * Compensations the store refused when they were due, in this process: a registration refused
+ * for lack of space may have stored its reservations before the user event failed, and then the
+ * releases fail too. Without this, retrying that registration once space is back would find its
+ * own username taken until the orphan window passes. A release is safe to store late: only the
+ * holder frees a value, so a value taken over since stays taken. (After a restart the list is gone
+ * and the orphan takeover in `reserve` covers the same case.) Owned by the object
+ * `createCommands` builds, so it is per event store and per composition root.
  */
-const owedReleases = new WeakMap<EventStore, Map<string, OwedRelease>>()
+export type OwedReleases = Map<string, OwedRelease>
 
-function owed (store: EventStore): Map<string, OwedRelease> {
-  let map = owedReleases.get(store)
-  if (map === undefined) owedReleases.set(store, map = new Map())
-  return map
-}
+export const createOwedReleases = (): OwedReleases => new Map()
 
 /** Stores the releases still owed, oldest first; stops at the first the store refuses again. */
-export async function payOwedReleases (deps: CommandDeps): Promise<number> {
-  const map = owedReleases.get(deps.store)
-  if (map === undefined || map.size === 0) return 0
+export async function payOwedReleases (deps: ReservationDeps): Promise<number> {
+  const map = deps.owed
+  if (map.size === 0) return 0
   let paid = 0
   for (const [key, debt] of [...map]) {
     try {

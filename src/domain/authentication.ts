@@ -105,4 +105,4 @@ const evolve = (_state: AuthState, event: AuthEvent): AuthState => {
   }
 }
 
-export const authDecider: Decider<AuthCommand, AuthState, AuthEvent> = { initialState, evolve, decide }
+export const authDecider: Decider<AuthCommand, AuthState, AuthEvent> = { initialState, evolve, decide, lastEventHoldsState: true }

@@ -48,5 +48,6 @@ const evolve = (state: ReservationState, event: ReservationEvent): ReservationSt
 export const reservationDecider: Decider<ReservationCommand, ReservationState, ReservationEvent> = {
   initialState: () => ({ holder: null }),
   evolve,
-  decide
+  decide,
+  lastEventHoldsState: true
 }

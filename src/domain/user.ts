@@ -4,6 +4,7 @@
  * use case looks up the ones a command references and passes their statuses in `catalog`.
  * "Never zero active identity-admins" spans users: admin-seats.ts guards it, not this decider.
  */
+import { CREDENTIAL_EVENTS } from './credentials.js'
 import type { Decider } from './decider.js'
 import { DomainError, type DomainErrorCode } from './errors.js'
 import type { ProviderLink, UserEvent } from './events.js'
@@ -32,7 +33,12 @@ export interface UserProfile {
 
 export type UserState =
   | { status: 'none' }
-  | ({ status: 'active' | 'inactive', userId: string, username: string, passwordHash: string, roles: string[], companies: string[], providers: ProviderLink[] } & UserProfile)
+  | ({
+    status: 'active' | 'inactive', userId: string, username: string, passwordHash: string,
+    roles: string[], companies: string[], providers: ProviderLink[],
+    /** How many credential events (credentials.ts) the user has had: a token carries it as `cv`. */
+    credentialVersion: number
+  } & UserProfile)
 
 type ExistingUser = Exclude<UserState, { status: 'none' }>
 
@@ -192,10 +198,15 @@ const patch = (state: UserState, change: (user: ExistingUser) => Partial<Existin
   state.status === 'none' ? state : { ...state, ...change(state) }
 
 const evolve = (state: UserState, event: UserEvent): UserState => {
+  const next = apply(state, event)
+  return CREDENTIAL_EVENTS.has(event.type) && next.status !== 'none' ? { ...next, credentialVersion: next.credentialVersion + 1 } : next
+}
+
+const apply = (state: UserState, event: UserEvent): UserState => {
   switch (event.type) {
     case 'UserRegistered': {
       const { userId, username, passwordHash, roles, companies, providers } = event.data
-      return { status: 'active', userId, username, passwordHash, roles, companies, providers, ...profileOf(event.data) }
+      return { status: 'active', userId, username, passwordHash, roles, companies, providers, credentialVersion: 0, ...profileOf(event.data) }
     }
     case 'UserProfileUpdated':
       return patch(state, () => profileOf(event.data))

@@ -1,11 +1,11 @@
 import t from 'tap'
-import { authenticate, changeOwnPassword, resetPassword, unlockAccount } from '../../src/commands/authentication.js'
+import { authenticate, changeOwnPassword, resetPassword } from '../../src/commands/authentication.js'
 import { bootstrap } from '../../src/commands/bootstrap.js'
 import { AuthenticationError, WrongCurrentPasswordError } from '../../src/commands/errors.js'
 import { createPasswordHasher } from '../../src/commands/password-hasher.js'
 import { changeStatus, registerUser } from '../../src/commands/users.js'
 import { streams } from '../../src/domain/events.js'
-import { ctx, newUser, STRONG, testDeps, TEST_SCRYPT, type TestDeps } from '../helpers/commands.js'
+import { ctx, newUser, sibling, STRONG, testDeps, TEST_SCRYPT, type TestDeps } from '../helpers/commands.js'
 
 const setup = async (tt: Parameters<typeof testDeps>[0], overrides = {}) => {
   const deps = await testDeps(tt, overrides)
@@ -57,7 +57,7 @@ t.test('five failures lock the account; the window grows; it ends by time or by 
   t.equal(lock1.data.lockouts, 1)
   t.equal(lock2.data.lockouts, 2)
 
-  await changeStatus(deps, userId, 'active', 'verified by phone', ctx(), unlockAccount)
+  await changeStatus(deps, userId, 'active', 'verified by phone', ctx())
   t.equal((await authEvents(deps, userId)).at(-1), 'UserUnlocked:admin')
   t.ok(await login(deps, 'ana', STRONG), 'an admin setting status active unlocks')
 })
@@ -74,7 +74,7 @@ t.test('100 parallel wrong guesses: no more than the threshold reach the real ha
 
 t.test('a deactivated user cannot authenticate, with the same error', async t => {
   const { deps, userId } = await setup(t)
-  await changeStatus(deps, userId, 'inactive', null, ctx(), unlockAccount)
+  await changeStatus(deps, userId, 'inactive', null, ctx())
   await t.rejects(login(deps, 'ana', STRONG), AuthenticationError)
   t.equal((await authEvents(deps, userId)).at(-1), 'AuthenticationFailed:inactive')
 })
@@ -82,7 +82,7 @@ t.test('a deactivated user cannot authenticate, with the same error', async t =>
 t.test('a hash with a weaker cost is upgraded on the next successful login', async t => {
   const { deps, userId } = await setup(t)
   const stronger = await createPasswordHasher({ ...TEST_SCRYPT, logN: TEST_SCRYPT.logN + 1 })
-  const upgraded = { ...deps, hasher: stronger }
+  const upgraded = sibling(deps, { hasher: stronger })
   await authenticate(upgraded, { username: 'ana', password: STRONG }, ctx())
   const last = (await deps.store.readStream(streams.user(userId))).at(-1)!
   t.equal(last.type, 'UserPasswordRehashed')

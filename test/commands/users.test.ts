@@ -4,7 +4,6 @@ import { defineCatalogEntry, updateCatalogEntry } from '../../src/commands/catal
 import { PreconditionFailedError } from '../../src/commands/errors.js'
 import { holderOf } from '../../src/commands/reservations.js'
 import { assignRole, changeStatus, linkCompany, loadUser, registerUser, revokeRole, updateProfile } from '../../src/commands/users.js'
-import { unlockAccount } from '../../src/commands/authentication.js'
 import { DomainError } from '../../src/domain/errors.js'
 import { streams } from '../../src/domain/events.js'
 import { verifyChain } from '../../src/eventstore/hash-chain.js'
@@ -117,7 +116,7 @@ t.test('profile updates move the email and identification reservations and honou
 
 t.test('the last active identity-admin cannot be deactivated or lose the role, even under a race', async t => {
   const { deps, adminId } = await setup(t)
-  const deactivate = (id: string) => changeStatus(deps, id, 'inactive', 'test', ctx(), unlockAccount)
+  const deactivate = (id: string) => changeStatus(deps, id, 'inactive', 'test', ctx())
   t.equal(await codeOf(deactivate(adminId)), 'LAST_ADMIN')
   t.equal(await codeOf(revokeRole(deps, adminId, 'identity-admin', ctx())), 'LAST_ADMIN')
 
@@ -129,7 +128,7 @@ t.test('the last active identity-admin cannot be deactivated or lose the role, e
 
   const survivor = states[0]!.status === 'active' ? adminId : second.userId
   const loser = survivor === adminId ? second.userId : adminId
-  await changeStatus(deps, loser, 'active', null, ctx(), unlockAccount)
+  await changeStatus(deps, loser, 'active', null, ctx())
   await revokeRole(deps, survivor, 'identity-admin', ctx())
   t.equal(await codeOf(deactivate(loser)), 'LAST_ADMIN', 'seats follow reactivation and role changes')
 })

@@ -7,16 +7,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { v7 as uuidv7 } from 'uuid'
-import { createKeyedLock } from '../../src/commands/keyed-lock.js'
+import { createCommands } from '../../src/commands/create.js'
 import { createPasswordHasher, type PasswordHasher } from '../../src/commands/password-hasher.js'
-import type { CommandDeps } from '../../src/commands/deps.js'
+import type { CommandDeps, Commands } from '../../src/commands/deps.js'
 import type { CommandContext } from '../../src/commands/handler.js'
 import { passwordPolicy } from '../../src/domain/password-policy.js'
 import { openSqliteEventStore, type SqliteEventStore } from '../../src/eventstore/sqlite.js'
 
 export const TEST_SCRYPT = Object.freeze({ logN: 10, r: 8, p: 1 })
 
-export interface TestDeps extends CommandDeps {
+/** The write side as the composition root builds it (createCommands), plus the test's handles. */
+export interface TestDeps extends Commands {
   readonly store: SqliteEventStore
   readonly dir: string
   /** Moves the frozen clock forward. */
@@ -39,19 +40,32 @@ export async function testDeps (t: Test, overrides: Partial<Omit<CommandDeps, 's
     ...real,
     verify: async (hash, password) => { verified++; return real.verify(hash, password) }
   }
-  return {
+  const base = {
     store,
-    dir,
     clock: () => new Date(now),
     newId: () => uuidv7(),
     hasher,
     passwordPolicy: passwordPolicy(15),
     lockoutPolicy: { maxFailures: 5, baseLockoutSeconds: 60, maxLockoutSeconds: 3600 },
-    loginLock: createKeyedLock(),
-    ...overrides,
+    ...overrides
+  }
+  return {
+    ...createCommands(base),
+    store,
+    dir,
     advance: (seconds: number) => { now += seconds * 1000 },
     verifications: () => verified
   }
+}
+
+/**
+ * Another composition root over the same clock and file: its own fold cache, queue and owed
+ * releases, as a second process (a second store on the same file) or other settings would have.
+ */
+export function sibling (deps: TestDeps, overrides: Partial<Omit<CommandDeps, 'store'>> & { store?: SqliteEventStore } = {}): TestDeps {
+  const { dir, advance, verifications } = deps
+  const next = { ...deps, ...overrides }
+  return { ...createCommands(next), store: next.store, dir, advance, verifications }
 }
 
 let requestCounter = 0

@@ -5,7 +5,7 @@
 import { join } from 'node:path'
 import fc from 'fast-check'
 import t from 'tap'
-import { authenticate, changeOwnPassword, resetPassword, unlockAccount } from '../../src/commands/authentication.js'
+import { authenticate, changeOwnPassword, resetPassword } from '../../src/commands/authentication.js'
 import { bootstrap } from '../../src/commands/bootstrap.js'
 import { defineCatalogEntry, updateCatalogEntry } from '../../src/commands/catalogs.js'
 import {
@@ -56,7 +56,7 @@ t.test(`${COMMANDS} random commands, then rebuild equals live (seed ${SEED})`, a
       else if (kind === 4) await unlinkCompany(deps, user.id, pick(companies), c)
       else if (kind === 5) await linkProvider(deps, user.id, pick(providers), pick([null, 'ext-1', 'ext-2']), c)
       else if (kind === 6) await unlinkProvider(deps, user.id, pick(providers), c)
-      else if (kind === 7) await changeStatus(deps, user.id, pick(['active', 'inactive'] as const), null, c, unlockAccount)
+      else if (kind === 7) await changeStatus(deps, user.id, pick(['active', 'inactive'] as const), null, c)
       else if (kind === 8) await updateProfile(deps, user.id, { ...newUser(), phone: pick([null, '+573001234567']) }, c)
       else if (kind === 9) await authenticate(deps, { username: user.username, password: pick([user.password, 'wrong password!!']) }, c)
       else if (kind === 10) { await resetPassword(deps, user.id, `reset passphrase number ${i}`, c); user.password = `reset passphrase number ${i}` }

@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import canonicalize from 'canonicalize'
 import type { CommandContext } from '../../commands/handler.js'
-import type { CommandDeps } from '../../commands/deps.js'
+import type { Commands } from '../../commands/deps.js'
 import type { Db } from '../../projections/schema.js'
 import { problem } from '../plugins/problems.js'
 
 export interface RouteDeps {
-  readonly commands: CommandDeps
+  readonly commands: Commands
   readonly db: Db
   /** Resolves once the local read model has applied `position`; false when the wait timed out. */
   readonly waitFor: (position: number, timeoutMs: number) => Promise<boolean>

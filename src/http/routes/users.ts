@@ -1,7 +1,7 @@
 /** /v1/users: list, read, create, update profile, status and password. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
-import { changeOwnPassword, resetPassword, unlockAccount } from '../../commands/authentication.js'
+import { changeOwnPassword, resetPassword } from '../../commands/authentication.js'
 import { changeStatus, registerUser, updateProfile } from '../../commands/users.js'
 import { normalizeUsername } from '../../domain/identity-values.js'
 import { getUserById, getUserByUsername, type UserView } from '../../projections/user-queries.js'
@@ -112,8 +112,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     }
   }, async (request, reply) => {
     const { status, reason } = request.body
-    const { position } = await changeStatus(deps.commands, request.params.id, status, reason ?? null,
-      commandContext(request, deps), unlockAccount)
+    const { position } = await changeStatus(deps.commands, request.params.id, status, reason ?? null, commandContext(request, deps))
     return sendUser(reply, await userAfter(reply, request.params.id, position))
   })
 
