@@ -15,6 +15,7 @@ import type { Config } from './config.js'
 import { passwordPolicy } from './domain/password-policy.js'
 import type { EventStore } from './eventstore/port.js'
 import { openEventStore } from './eventstore/open.js'
+import { SqliteEventStore } from './eventstore/sqlite.js'
 import { buildApp, type App } from './http/app.js'
 import { loadOrCreateSigningKeys, type SigningKeys } from './http/keys.js'
 import { auditRoutes } from './http/routes/audit.js'
@@ -146,4 +147,19 @@ function registerServiceMetrics (app: App, store: EventStore, runner: Projection
     registers: [registry],
     async collect () { this.set(Math.max(0, (await store.headPosition()) - runner.position)) }
   })
+  if (store instanceof SqliteEventStore) {
+    // Appends per group commit = appends ÷ commits: how many commands share one fsync.
+    new Gauge({ // eslint-disable-line no-new
+      name: 'idm_eventstore_group_commits',
+      help: 'Group commits (one transaction and one fsync each) this process made since it started',
+      registers: [registry],
+      collect () { this.set(store.stats().transactions) }
+    })
+    new Gauge({ // eslint-disable-line no-new
+      name: 'idm_eventstore_group_commit_appends',
+      help: 'Append calls (one per stream written by a command) committed through group commits since start',
+      registers: [registry],
+      collect () { this.set(store.stats().appends) }
+    })
+  }
 }

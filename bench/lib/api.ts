@@ -23,3 +23,15 @@ export async function expectOk (url: string, token: string, method: string, path
   if (status >= 300) throw new Error(`${method} ${path} answered ${status}: ${JSON.stringify(json)}`)
   return json
 }
+
+/** The server's group-commit counters from /metrics (SQLite event store), or null without them. */
+export async function groupCommits (url: string): Promise<{ commits: number, appends: number } | null> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const value = (name: string): number | undefined => {
+    const line = text.split('\n').find(l => l.startsWith(`${name} `))
+    return line === undefined ? undefined : Number(line.slice(name.length + 1))
+  }
+  const commits = value('idm_eventstore_group_commits')
+  const appends = value('idm_eventstore_group_commit_appends')
+  return commits === undefined || appends === undefined ? null : { commits, appends }
+}

@@ -25,6 +25,8 @@ declare module 'autocannon' {
     setupClient?: (client: Client) => void
     overallRate?: number
     timeout?: number
+    /** Milliseconds between samples (default 1000); a run of a fixed amount ends on a sample tick. */
+    sampleInt?: number
     excludeErrorStats?: boolean
   }
   export interface Histogram {

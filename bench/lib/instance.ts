@@ -81,7 +81,8 @@ export async function openInstance (options: InstanceOptions): Promise<Instance>
   const hasher = await createPasswordHasher(options.cost)
   const passwordHash = await hasher.hash(USER_PASSWORD)
   options.log(`  seeding ${options.users.toLocaleString('en-US')} users through the event store…`)
-  const seed = await seedUsers(dataDir, { count: options.users, passwordHash })
+  // Every id is kept: the GET-by-id line draws its ids at random from all of them.
+  const seed = await seedUsers(dataDir, { count: options.users, passwordHash, keepIds: options.users })
   options.log(`  seeded ${seed.events.toLocaleString('en-US')} events in ${seed.seconds.toFixed(1)} s`)
   let rebuildSeconds: number | null = null
   if (options.catchUp !== true) {

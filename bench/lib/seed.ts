@@ -63,7 +63,7 @@ export interface SeedUsersResult {
   /** Users seeded with their reservations (the first ones). */
   readonly reserved: number
   readonly seconds: number
-  /** The first few user ids, in seeding order (bench/lib/seed benchProfile(i) is user i). */
+  /** The first `keepIds` user ids (default 256), in seeding order (benchProfile(i) is user i). */
   readonly firstIds: string[]
 }
 

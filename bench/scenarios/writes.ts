@@ -6,6 +6,7 @@
  */
 import type { Client } from 'autocannon'
 import type { BenchContext } from '../lib/context.js'
+import { groupCommits } from '../lib/api.js'
 import { assertClean, load, type LoadResult } from '../lib/load.js'
 import { runScript } from '../lib/processes.js'
 
@@ -38,18 +39,23 @@ export async function rawDurableTransactions (ctx: BenchContext, seconds: number
   return r.transactionsPerSecond
 }
 
-export async function measureRoles (ctx: BenchContext, url: string, token: string, userIds: readonly string[], pid?: number): Promise<{ ours: number[], base: number[], p99: number[], cpu: number[] }> {
+export async function measureRoles (ctx: BenchContext, url: string, token: string, userIds: readonly string[], pid?: number): Promise<{ ours: number[], base: number[], p99: number[], cpu: number[], perCommit: number[] }> {
   const cpu: number[] = []
   const ours: number[] = []
   const base: number[] = []
   const p99: number[] = []
+  const perCommit: number[] = []
   for (let run = 0; run < ctx.runs; run++) {
     base.push(await rawDurableTransactions(ctx, Math.min(5, ctx.seconds)))
+    // Counted over the warm-up and the run: commands (one append each here) per group commit.
+    const before = await groupCommits(url)
     const r = await rolesLoad(url, token, userIds, ctx.seconds, pid === undefined ? {} : { pid })
+    const after = await groupCommits(url)
+    if (before !== null && after !== null) perCommit.push((after.appends - before.appends) / Math.max(1, after.commits - before.commits))
     ours.push(r.rps)
     p99.push(r.p99)
     cpu.push(r.cpuMicrosPerRequest)
-    ctx.log(`    run ${run + 1}: raw FULL ${Math.round(base.at(-1) ?? 0)} tx/s, ours ${Math.round(r.rps)} req/s (p99 ${r.p99} ms, ${Math.round(r.cpuMicrosPerRequest)} µs CPU/req)`)
+    ctx.log(`    run ${run + 1}: raw FULL ${Math.round(base.at(-1) ?? 0)} tx/s, ours ${Math.round(r.rps)} req/s (p99 ${r.p99} ms, ${Math.round(r.cpuMicrosPerRequest)} µs CPU/req, ${perCommit.at(-1)?.toFixed(1) ?? '?'} commands per commit)`)
   }
-  return { ours, base, p99, cpu }
+  return { ours, base, p99, cpu, perCommit }
 }
