@@ -7,21 +7,22 @@
  *
  *   npm run build && cp -r dist bench/results/dist-a   # one copy per variant
  *   TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import bench/tools/hot-path-ab.ts \
- *     [--rounds 3] [--seconds 5] [--profile] [--env K=V] name=bench/results/dist-a/main.js name2=dist/main.js
+ *     [--rounds 3] [--seconds 5] [--profile] [--env K=V] [--data-dir DIR [--ids FILE]] [--search] name=bench/results/dist-a/main.js name2=dist/main.js
  *
  * A build copied inside the repository finds node_modules as dist does. --profile runs the servers
  * with --cpu-prof into bench/results/profiles/ab-<name>/ (see bench/profile-summary.mjs).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Request } from 'autocannon'
 import { loadConfig } from '../../src/config.js'
 import { login } from '../lib/api.js'
 import { ADMIN_PASSWORD, openInstance, serverEnv } from '../lib/instance.js'
 import { assertClean, load } from '../lib/load.js'
 import { benchFile, startIdm } from '../lib/processes.js'
 import { median } from '../lib/stats.js'
-import { READ_CONNECTIONS, bareRouteResult, startBareFastify } from '../scenarios/reads.js'
+import { LIST_PREFIXES, READ_CONNECTIONS, bareRouteResult, startBareFastify } from '../scenarios/reads.js'
 
 const argv = process.argv.slice(2)
 const option = (name: string, fallback: string): string => {
@@ -40,9 +41,21 @@ if (variants.length === 0) throw new Error('name every build to compare as name=
 const log = (line: string): void => { process.stderr.write(`${line}\n`) }
 const root = mkdtempSync(join(tmpdir(), 'idm-bench-ab-'))
 const cost = { ...loadConfig({}).scrypt }
-const seeded = await openInstance({ name: 'ab', root, users: 1000, cost, log, entry: variants[0]!.entry })
-const userId = seeded.seed.firstIds[0] as string
-await seeded.stop()
+// --data-dir DIR --ids FILE: an existing seeded data directory (bench/tools/serve-seeded.ts writes
+// both), every request for a user drawn at random from FILE's ids; otherwise 1,000 fresh users and
+// one hot id.
+const givenDir = option('data-dir', '')
+const ids: string[] = givenDir === ''
+  ? []
+  : readFileSync(option('ids', join(givenDir, '..', 'ids.txt')), 'utf8').split('\n').filter(id => id !== '')
+const seeded = givenDir === '' ? await openInstance({ name: 'ab', root, users: 1000, cost, log, entry: variants[0]!.entry }) : null
+const dataDir = seeded?.dataDir ?? givenDir
+const userId = seeded?.seed.firstIds[0] as string
+await seeded?.stop()
+// --search: the list line instead (GET /v1/users?q= with the bench's prefixes rotated, 8 connections).
+const search = argv.includes('--search')
+const searchRequests: Request[] = LIST_PREFIXES.map(q => ({ method: 'GET', path: `/v1/users?q=${encodeURIComponent(q)}&limit=50` }))
+const randomUser: Request = { method: 'GET', setupRequest: (req) => ({ ...req, path: `/v1/users/${ids[Math.floor(Math.random() * ids.length)] as string}` }) }
 const bare = await startBareFastify()
 const results = new Map(variants.map(v => [v.name, { rps: [] as number[], cpu: [] as number[], p99: [] as number[] }]))
 const bareRps: number[] = []
@@ -57,7 +70,7 @@ try {
       const profileDir = join(benchFile('results'), 'profiles', `ab-${variant.name}`)
       if (profile) mkdirSync(profileDir, { recursive: true })
       const server = await startIdm({
-        dataDir: seeded.dataDir,
+        dataDir,
         logFile: join(root, `${variant.name}.log`),
         env: { ...serverEnv(cost), ...extraEnv },
         entry: variant.entry,
@@ -65,12 +78,15 @@ try {
       })
       try {
         const token = await login(server.url, 'admin', ADMIN_PASSWORD)
-        const r = await load({
-          url: `${server.url}/v1/users/${userId}`,
-          connections: READ_CONNECTIONS,
-          duration: seconds,
-          headers: { authorization: `Bearer ${token}` }
-        }, server.child)
+        const r = await load(search
+          ? { url: server.url, connections: 8, duration: seconds, headers: { authorization: `Bearer ${token}` }, requests: searchRequests }
+          : {
+              url: ids.length === 0 ? `${server.url}/v1/users/${userId}` : server.url,
+              connections: READ_CONNECTIONS,
+              duration: seconds,
+              headers: { authorization: `Bearer ${token}` },
+              ...(ids.length === 0 ? {} : { requests: [randomUser] })
+            }, server.child)
         assertClean(variant.name, r)
         const into = results.get(variant.name)!
         into.rps.push(r.rps)

@@ -119,3 +119,17 @@ t.test('rebuilding an empty store gives an empty read model', async t => {
   t.teardown(() => rm.close())
   t.ok(Object.values(dumpReadModel(rm.db)).every(rows => rows.length === 0))
 })
+
+t.test('the read model is read through a memory map, and a live model and a rebuild of it read alike', async t => {
+  const dir = tempDir(t)
+  const store = openStore(t, join(dir, 'events.db'))
+  const path = join(dir, 'read.db')
+  await writeHistory(new EventWriter(store), 10)
+  await rebuildReadModel({ store, path })
+  const mapped = openReadModel(path)
+  const unmapped = openReadModel(path, { mmapSizeBytes: 0 })
+  t.teardown(() => { mapped.close(); unmapped.close() })
+  t.equal(mapped.db.pragma('mmap_size', { simple: true }), 2 ** 30, 'default: 1 GiB mapped')
+  t.equal(unmapped.db.pragma('mmap_size', { simple: true }), 0, 'mmapSizeBytes 0: pread')
+  t.same(dumpReadModel(mapped.db), dumpReadModel(unmapped.db), 'the same rows either way')
+})
