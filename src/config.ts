@@ -41,6 +41,17 @@ export interface Config {
     /** Allowed CORS origins; empty means CORS is off. `*` allows any origin. */
     readonly corsOrigins: readonly string[]
   }
+  /** The service's public URL without a trailing slash (default: the URL it listens on): the OAuth/OIDC issuer. */
+  readonly publicUrl: string
+  readonly sessions: {
+    readonly idleSeconds: number
+    readonly absoluteSeconds: number
+  }
+  readonly oauth: {
+    /** How long a rotated client secret keeps working beside the new one. */
+    readonly secretOverlapSeconds: number
+    readonly authorizationCodeTtlSeconds: number
+  }
   readonly projectionWaitMs: number
   readonly seedFile: string | null
   readonly logLevel: LogLevel
@@ -104,9 +115,15 @@ export const CONFIG_VARIABLES: readonly Variable[] = [
   str('IDM_ADMIN_PASSWORD', null, 'Password of that first admin. When unset, one is generated and printed once.',
     Type.String({ minLength: 1, maxLength: 1024 }), 'a string of at most 1024 characters'),
   int('IDM_TOKEN_TTL', 60, 86400, 900, 'Lifetime of access tokens, in seconds.'),
-  str('IDM_TOKEN_ISSUER', 'identity-manager', 'The iss claim of issued tokens (checked on every request).'),
+  str('IDM_TOKEN_ISSUER', null, 'The iss claim of every token and the OAuth 2.0 / OpenID Connect issuer (checked on every request). Default: IDM_PUBLIC_URL. OpenID clients require it to equal the URL they discover the service at, so set IDM_PUBLIC_URL instead.'),
   str('IDM_TOKEN_AUDIENCE', 'identity-manager', 'The aud claim of issued tokens (checked on every request).'),
   str('IDM_SIGNING_KEY_FILE', null, 'PEM file with the ES256 (P-256) private key(s); the first signs, the others only verify. Default <data dir>/signing-key.pem, generated (mode 0600) on first start.'),
+  str('IDM_PUBLIC_URL', null, 'The service\'s public base URL (scheme, host, optional port, no path), e.g. https://id.example.com: the OAuth 2.0 / OpenID Connect issuer, the iss of OAuth tokens, and the base of every URL discovery advertises. Default: the URL it listens on.',
+    Type.String({ pattern: '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$', maxLength: 300 }), 'an http(s) origin such as https://id.example.com (no path, no trailing slash)'),
+  int('IDM_SESSION_IDLE_SECONDS', 60, 31536000, 1209600, 'A session (and its refresh token) ends after this many seconds without a refresh (default 14 days).'),
+  int('IDM_SESSION_MAX_SECONDS', 60, 31536000, 2592000, 'No session lives longer than this, however often it is refreshed (default 30 days).'),
+  int('IDM_CLIENT_SECRET_OVERLAP_SECONDS', 0, 2592000, 86400, 'After a client secret is rotated, the old one keeps working this many seconds (default 1 day).'),
+  int('IDM_AUTHORIZATION_CODE_TTL', 10, 600, 60, 'Lifetime of an authorization code, in seconds.'),
   int('IDM_SCRYPT_LOGN', 10, 22, 17, 'scrypt cost: log2 of N for new password hashes (17 is OWASP\'s N=2^17).'),
   int('IDM_SCRYPT_R', 1, 32, 8, 'scrypt block size r.'),
   int('IDM_SCRYPT_P', 1, 16, 1, 'scrypt parallelisation p.'),
@@ -193,6 +210,9 @@ function build (input: Record<string, string | number>): Config {
   const dataDir = s('IDM_DATA_DIR')
   const eventStore = s('IDM_EVENTSTORE')
   const trustProxy = s('IDM_TRUST_PROXY')
+  const host = s('HOST')
+  const listenHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
+  const publicUrl = optional('IDM_PUBLIC_URL') ?? `http://${listenHost}:${n('PORT')}`
   return {
     host: s('HOST'),
     port: n('PORT'),
@@ -205,7 +225,7 @@ function build (input: Record<string, string | number>): Config {
     admin: { username: s('IDM_ADMIN_USERNAME'), password: optional('IDM_ADMIN_PASSWORD') },
     token: {
       ttlSeconds: n('IDM_TOKEN_TTL'),
-      issuer: s('IDM_TOKEN_ISSUER'),
+      issuer: optional('IDM_TOKEN_ISSUER') ?? publicUrl,
       audience: s('IDM_TOKEN_AUDIENCE'),
       signingKeyFile: optional('IDM_SIGNING_KEY_FILE') ?? join(dataDir, 'signing-key.pem')
     },
@@ -226,6 +246,12 @@ function build (input: Record<string, string | number>): Config {
         ? true
         : trustProxy === 'false' ? false : INT.test(trustProxy) ? Number(trustProxy) : list(trustProxy),
       corsOrigins: list(s('IDM_CORS_ORIGINS'))
+    },
+    publicUrl,
+    sessions: { idleSeconds: n('IDM_SESSION_IDLE_SECONDS'), absoluteSeconds: n('IDM_SESSION_MAX_SECONDS') },
+    oauth: {
+      secretOverlapSeconds: n('IDM_CLIENT_SECRET_OVERLAP_SECONDS'),
+      authorizationCodeTtlSeconds: n('IDM_AUTHORIZATION_CODE_TTL')
     },
     projectionWaitMs: n('IDM_PROJECTION_WAIT_MS'),
     seedFile: optional('IDM_SEED_FILE'),

@@ -12,6 +12,7 @@ export type DomainErrorCode =
   | 'VALUE_TAKEN'
   | 'CATALOG_ENTRY_EXISTS' | 'CATALOG_ENTRY_NOT_FOUND' | 'SYSTEM_ROLE_PROTECTED'
   | 'INVALID_USERNAME' | 'WEAK_PASSWORD'
+  | 'SESSION_NOT_FOUND'
 
 export class DomainError extends Error {
   constructor (

@@ -24,7 +24,8 @@ const STREAM_OF: readonly [RegExp, string][] = [
   [/^Provider/, '`provider-<id>`'],
   [/^IdentificationType/, '`identification-type-<code>`'],
   [/^Value/, '`reservation-<kind>-<value>`'],
-  [/^AdminSeat/, '`identity-admins`']
+  [/^AdminSeat/, '`identity-admins`'],
+  [/^Session/, '`sessions-<userId>`']
 ]
 
 export function describeType (s: JsonSchema): string {

@@ -124,6 +124,33 @@ export const ValueReleased = event('ValueReleased', 1, { kind: ReservationKind, 
 export const AdminSeatClaimed = event('AdminSeatClaimed', 1, { userId: Uuid })
 export const AdminSeatReleased = event('AdminSeatReleased', 1, { userId: Uuid })
 
+// ── sessions of one user: sessions-<userId> (see src/domain/session.ts) ───────────────────────
+/** Why a session ended: the user or an admin, the protocol (reuse, revocation), or a security event. */
+export const SessionEndReason = Type.Union([
+  Type.Literal('sign_out'), Type.Literal('deleted'), Type.Literal('token_revoked'),
+  Type.Literal('refresh_token_reuse'), Type.Literal('authorization_code_reuse'),
+  Type.Literal('user_deactivated'), Type.Literal('password_changed'), Type.Literal('password_reset'),
+  Type.Literal('credentials_changed'), Type.Literal('expired')
+])
+export type SessionEndReason = Static<typeof SessionEndReason>
+export const SessionStarted = event('SessionStarted', 1, {
+  sessionId: Uuid,
+  userId: Uuid,
+  /** The OAuth client the sign-in was for (`idm-api` for POST /v1/authentication). */
+  clientId: Type.String({ maxLength: 200 }),
+  /** RFC 8176 authentication method references, e.g. ["pwd"]. */
+  amr: Type.Array(Type.String({ maxLength: 32 })),
+  clientAddress: Nullable(Type.String({ maxLength: 100 })),
+  userAgent: Nullable(Type.String({ maxLength: 500 })),
+  /** The user's credential version at sign-in: a later password change or reset ends the session. */
+  credentialVersion: Type.Integer({ minimum: 0 }),
+  idleExpiresAt: Timestamp,
+  expiresAt: Timestamp
+})
+/** A refresh grant used the session: its idle deadline moves on (never past expiresAt). */
+export const SessionRefreshed = event('SessionRefreshed', 1, { sessionId: Uuid, userId: Uuid, idleExpiresAt: Timestamp })
+export const SessionRevoked = event('SessionRevoked', 1, { sessionId: Uuid, userId: Uuid, reason: SessionEndReason })
+
 /** Every event type, in one registry: the schema feed, validation and docs read from here. */
 export const eventDefinitions = [
   UserRegistered, UserProfileUpdated, UserRoleAssigned, UserRoleRevoked,
@@ -136,7 +163,8 @@ export const eventDefinitions = [
   ProviderDefined, ProviderUpdated, ProviderDeactivated, ProviderActivated,
   IdentificationTypeDefined, IdentificationTypeUpdated, IdentificationTypeDeactivated, IdentificationTypeActivated,
   ValueReserved, ValueReleased,
-  AdminSeatClaimed, AdminSeatReleased
+  AdminSeatClaimed, AdminSeatReleased,
+  SessionStarted, SessionRefreshed, SessionRevoked
 ] as const
 
 type Def = (typeof eventDefinitions)[number]
@@ -164,6 +192,7 @@ export type IdentificationTypeEvent = Pick<'IdentificationTypeDefined' | 'Identi
 export type CatalogEvent = RoleEvent | CompanyEvent | ProviderEvent | IdentificationTypeEvent
 export type ReservationEvent = Pick<'ValueReserved' | 'ValueReleased'>
 export type AdminSeatEvent = Pick<'AdminSeatClaimed' | 'AdminSeatReleased'>
+export type SessionEvent = Pick<'SessionStarted' | 'SessionRefreshed' | 'SessionRevoked'>
 
 /** Stream names, in one place. */
 export const streams = {
@@ -176,5 +205,6 @@ export const streams = {
   provider: (id: string) => `provider-${id}`,
   identificationType: (code: string) => `identification-type-${code}`,
   reservation: (kind: 'username' | 'email' | 'identification', value: string) => `reservation-${kind}-${value}`,
-  adminSeats: 'identity-admins'
+  adminSeats: 'identity-admins',
+  sessions: (userId: string) => `sessions-${userId}`
 } as const

@@ -2,6 +2,7 @@ import { authenticationProjection } from './authentication.js'
 import { catalogsProjection } from './catalogs.js'
 import type { Projection } from './projection.js'
 import { userAssociationsProjection } from './user-associations.js'
+import { sessionsProjection } from './sessions.js'
 import { usersProjection } from './users.js'
 
 /** Every projection of the read model. Each is independent of the others' order. */
@@ -9,5 +10,6 @@ export const defaultProjections: readonly Projection[] = [
   usersProjection,
   userAssociationsProjection,
   authenticationProjection,
-  catalogsProjection
+  catalogsProjection,
+  sessionsProjection
 ]

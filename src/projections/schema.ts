@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3'
 
 /** Bump on any change to the DDL below or to what a projection writes: old files get rebuilt. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export type Db = Database.Database
 
@@ -142,6 +142,24 @@ CREATE TABLE identification_types (
   version INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY NOT NULL,
+  user_id TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  amr TEXT NOT NULL,
+  client_address TEXT,
+  user_agent TEXT,
+  credential_version INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'ended')),
+  end_reason TEXT,
+  started_at TEXT NOT NULL,
+  last_refreshed_at TEXT,
+  idle_expires_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  ended_at TEXT,
+  position INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE checkpoints (
   projection TEXT PRIMARY KEY NOT NULL,
   position INTEGER NOT NULL
@@ -161,6 +179,8 @@ CREATE INDEX users_identification_type ON users (identification_type, username);
 CREATE INDEX user_roles_by_role ON user_roles (role_id, username);
 CREATE INDEX user_companies_by_company ON user_companies (company_id, username);
 CREATE INDEX user_providers_by_provider ON user_providers (provider_id, username);
+CREATE INDEX sessions_by_user ON sessions (user_id, started_at, id);
+CREATE INDEX sessions_by_position ON sessions (position);
 `
 
 export const DDL = TABLES_DDL + INDEXES_DDL

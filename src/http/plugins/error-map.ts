@@ -52,6 +52,7 @@ export const GENERIC: Readonly<Record<number, { slug: string, title: string, det
 const DOMAIN: Readonly<Record<DomainErrorCode, { status: number, title: string }>> = {
   USER_NOT_FOUND: { status: 404, title: 'User not found' },
   CATALOG_ENTRY_NOT_FOUND: { status: 404, title: 'Catalog entry not found' },
+  SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
   USER_EXISTS: { status: 409, title: 'User already exists' },
   VALUE_TAKEN: { status: 409, title: 'Value already taken' },
   CATALOG_ENTRY_EXISTS: { status: 409, title: 'Catalog entry already exists' },
