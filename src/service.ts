@@ -24,7 +24,10 @@ import { catalogRoutes } from './http/routes/catalogs.js'
 import type { RouteDeps } from './http/routes/context.js'
 import { eventsRoutes } from './http/routes/events.js'
 import { userAssociationsRoutes } from './http/routes/user-associations.js'
+import { sessionsRoutes } from './http/routes/sessions.js'
 import { usersRoutes } from './http/routes/users.js'
+import { oidcRoutes } from './oidc/mount.js'
+import { OAuthService } from './oidc/service.js'
 import { InvalidCursorError } from './projections/cursor.js'
 import { rebuildReadModel } from './projections/rebuild.js'
 import { createProjectionRunner, type ProjectionRunner } from './projections/runner.js'
@@ -50,6 +53,8 @@ export interface Service {
   readonly runner: ProjectionRunner
   readonly commands: Commands
   readonly bootstrap: BootstrapResult
+  /** Sessions, the OpenID provider and its token store. */
+  readonly oauth: OAuthService
   close(): Promise<void>
 }
 
@@ -88,16 +93,31 @@ export async function openService (config: Config, options: ServiceOptions = {})
   }, { actor: { id: null, username: 'system' }, correlationId: `bootstrap-${uuidv7()}`, commandId: uuidv7() })
   await runner.waitFor(await store.headPosition(), config.projectionWaitMs)
 
+  const keys = options.keys ?? loadOrCreateSigningKeys({ keyFile: config.token.signingKeyFile })
+  const oauth = new OAuthService({
+    config,
+    keys,
+    store,
+    db: readModel.db,
+    runner,
+    sessionDeps: { ...commands, sessionLifetimes: { idleSeconds: config.sessions.idleSeconds, absoluteSeconds: config.sessions.absoluteSeconds } },
+    tokenStorePath: join(config.dataDir, 'oauth.db'),
+    clock
+  })
+  await oauth.start()
   const routeDeps: RouteDeps = {
     commands,
     db: readModel.db,
     waitFor: (position, timeoutMs) => runner.waitFor(position, timeoutMs),
-    projectionWaitMs: config.projectionWaitMs
+    projectionWaitMs: config.projectionWaitMs,
+    oauth
   }
   const app = await buildApp({
     config,
-    keys: options.keys ?? loadOrCreateSigningKeys({ keyFile: config.token.signingKeyFile }),
+    keys,
     credentials: { lookup: userId => getCredentialState(readModel.db, userId) },
+    sessions: oauth.sessions,
+    plugins: [{ plugin: oidcRoutes, options: { provider: oauth.provider } }],
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     clock,
     ready: () => runner.state === 'running' && runner.caughtUp,
@@ -106,6 +126,7 @@ export async function openService (config: Config, options: ServiceOptions = {})
       { plugin: authenticationRoutes, options: routeDeps },
       { plugin: usersRoutes, options: routeDeps },
       { plugin: userAssociationsRoutes, options: routeDeps },
+      { plugin: sessionsRoutes, options: routeDeps },
       { plugin: catalogRoutes, options: routeDeps },
       { plugin: auditRoutes, options: routeDeps },
       { plugin: eventsRoutes, options: { ...routeDeps, ...(options.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: options.sseHeartbeatMs }) } }
@@ -125,10 +146,12 @@ export async function openService (config: Config, options: ServiceOptions = {})
     runner,
     commands,
     bootstrap: booted,
+    oauth,
     async close () {
       if (closed) return
       closed = true
       await app.close()
+      await oauth.close()
       await runner.stop()
       await store.close()
       readModel.close()

@@ -19,7 +19,7 @@ import type { Config } from '../config.js'
 import { createDeviceTokens, deviceSecret, type DeviceTokens } from './device-tokens.js'
 import type { SigningKeys } from './keys.js'
 import { declareAuth } from './auth/policy.js'
-import type { CredentialLookup } from './auth/verification.js'
+import type { CredentialLookup, SessionCheck } from './auth/verification.js'
 import { authPlugin } from './plugins/auth.js'
 import { bodyPlugin } from './plugins/body.js'
 import { consolePlugin } from './plugins/console.js'
@@ -59,6 +59,10 @@ export interface AppDeps {
   readonly clock?: () => Date
   /** Verified-token cache entries (default 10 000; 0 turns the cache off, e.g. to benchmark). */
   readonly tokenCacheSize?: number
+  /** When given, every bearer token must name a live session (`sid`) of its user. */
+  readonly sessions?: SessionCheck
+  /** Extra top-level plugins (outside /v1), e.g. the OAuth 2.0 / OpenID Connect endpoints. */
+  readonly plugins?: readonly RouteRegistration[]
   /**
    * Resolves true once the local read model has applied `position`. With it, a request may carry
    * `x-idm-min-position` (from another node's `x-idm-position`) and is served only once this
@@ -134,11 +138,21 @@ export async function buildApp (deps: AppDeps): Promise<App> {
     })
   }
   await app.register(authPlugin, {
-    config, keys: deps.keys, credentials: deps.credentials, clock, ...(deps.tokenCacheSize === undefined ? {} : { tokenCacheSize: deps.tokenCacheSize })
+    config,
+    keys: deps.keys,
+    credentials: deps.credentials,
+    clock,
+    ...(deps.tokenCacheSize === undefined ? {} : { tokenCacheSize: deps.tokenCacheSize }),
+    ...(deps.sessions === undefined ? {} : { sessions: deps.sessions })
   })
   await app.register(healthPlugin, deps.ready === undefined ? {} : { ready: deps.ready })
   // The admin console's static pages (/console), a client of the /v1 routes below.
   await app.register(consolePlugin)
+
+  for (const plugin of deps.plugins ?? []) {
+    if (typeof plugin === 'function') await app.register(plugin)
+    else await app.register(plugin.plugin, plugin.options ?? {})
+  }
 
   await app.register(async (v1) => {
     for (const route of deps.routes ?? []) {

@@ -22,16 +22,17 @@ t.test('a successful login: 200, RFC 6749 body, no-store, signed claims', async 
   t.equal(res.headers['cache-control'], 'no-store')
   api.check(t, 'POST', '/v1/authentication', res)
   const body = res.json()
-  t.same(Object.keys(body).sort(), ['access_token', 'expires_in', 'token_type'])
+  t.same(Object.keys(body).sort(), ['access_token', 'expires_in', 'refresh_token', 'token_type'], 'the RFC 6749 §5.1 fields, now with a refresh token')
   t.equal(body.token_type, 'Bearer')
   t.equal(body.expires_in, 900, 'IDM_TOKEN_TTL default, in seconds')
 
   const { header, payload } = decodeJwt(body.access_token)
   t.match(header, { alg: 'ES256', kid: String })
   t.match(payload, {
-    iss: 'identity-manager',
+    iss: svc.oauth.issuer,
     aud: 'identity-manager',
     sub: user.id,
+    sid: /^[0-9a-f-]{36}$/,
     jti: /^[0-9a-f-]{36}$/,
     preferred_username: user.username,
     roles: ['identity-auditor']

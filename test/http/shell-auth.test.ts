@@ -48,7 +48,7 @@ t.test('issued tokens', async (t) => {
   const [header, payload] = body.access_token.split('.').slice(0, 2).map((p: string) => JSON.parse(Buffer.from(p, 'base64url').toString()))
   t.same(header, { alg: 'ES256', typ: 'JWT', kid: ctx.keys.activeKid })
   t.match(payload, {
-    iss: 'identity-manager', aud: 'identity-manager', sub: ALICE, iat: NOW_S, nbf: NOW_S, exp: NOW_S + 900,
+    iss: 'http://127.0.0.1:3000', aud: 'identity-manager', sub: ALICE, iat: NOW_S, nbf: NOW_S, exp: NOW_S + 900,
     jti: /^[0-9a-f-]{36}$/, preferred_username: 'alice', roles: [], cv: 0
   })
 

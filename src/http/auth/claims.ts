@@ -17,7 +17,9 @@ export const AccessTokenClaims = Type.Object({
   jti: Type.String(),
   preferred_username: Type.String(),
   roles: Type.Array(Type.String()),
-  cv: Type.Integer({ minimum: 0 })
+  cv: Type.Integer({ minimum: 0 }),
+  /** The session the token belongs to (src/projections/session-index.ts). */
+  sid: Type.Optional(Type.String({ minLength: 1 }))
 })
 export type AccessTokenClaims = Static<typeof AccessTokenClaims>
 export const claimsCheck = Compile(AccessTokenClaims)
@@ -30,6 +32,8 @@ export interface TokenSubject {
   readonly username: string
   readonly roles: readonly string[]
   readonly credentialVersion: number
+  /** The session the token belongs to (its `sid`); required when the app checks sessions. */
+  readonly sessionId?: string
 }
 
 export interface IssuedToken {
@@ -50,6 +54,7 @@ export function claimsFor (subject: TokenSubject, token: { issuer: string, audie
     jti: randomUUID(),
     preferred_username: subject.username,
     roles: [...subject.roles],
-    cv: subject.credentialVersion
+    cv: subject.credentialVersion,
+    ...(subject.sessionId === undefined ? {} : { sid: subject.sessionId })
   }
 }

@@ -36,12 +36,19 @@ export interface Principal {
   readonly roles: readonly string[]
 }
 
+/** The live sessions (in memory, fed by the projection): see src/projections/session-index.ts. */
+export interface SessionCheck {
+  live (sessionId: string, nowMs: number): { readonly userId: string } | undefined
+}
+
 export interface VerificationOptions {
   readonly keys: SigningKeys
   readonly credentials: CredentialLookup
   readonly clock: () => Date
   /** Verified-token cache size (0 disables). */
   readonly tokenCacheSize?: number
+  /** When given, every token must name a live session of its user (`sid`): a Map lookup. */
+  readonly sessions?: SessionCheck
 }
 
 const invalidToken = (): HttpProblem => new HttpProblem(unauthorized('Bearer error="invalid_token"',
@@ -54,7 +61,7 @@ function refuse (request: FastifyRequest, reason: string): HttpProblem {
 
 /** Returns `authenticate(request)`: the principal, or a 401 problem; memoized on the request. */
 export function createAuthenticator (options: VerificationOptions): (request: FastifyRequest) => Promise<Principal> {
-  const { keys, credentials, clock } = options
+  const { keys, credentials, clock, sessions } = options
   const verified = new VerifiedTokens(options.tokenCacheSize ?? 10_000)
 
   async function verifiedClaims (request: FastifyRequest, header: string): Promise<AccessTokenClaims> {
@@ -100,6 +107,11 @@ export function createAuthenticator (options: VerificationOptions): (request: Fa
     if (state.status !== 'active') throw refuse(request, 'user inactive')
     if (state.lockedUntil !== null && Date.parse(state.lockedUntil) > nowMs) throw refuse(request, 'user locked')
     if (state.credentialVersion !== claims.cv) throw refuse(request, 'credentials changed')
+    if (sessions !== undefined) {
+      // Signed out, revoked, expired, or ended by a security event: refused at once.
+      if (claims.sid === undefined) throw refuse(request, 'no session')
+      if (sessions.live(claims.sid, nowMs)?.userId !== claims.sub) throw refuse(request, 'session ended')
+    }
 
     const principal: Principal = { userId: state.userId, username: state.username, roles: [...state.roles] }
     request.principal = principal

@@ -1,4 +1,7 @@
-/** POST /v1/authentication: credentials in, a signed access token out (RFC 6749 §5.1 names). */
+/**
+ * POST /v1/authentication: credentials in, a signed access token and a refresh token out (RFC 6749
+ * §5.1 names). Every success starts a session (SessionStarted); the access token carries its `sid`.
+ */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { authenticate } from '../../commands/authentication.js'
@@ -23,12 +26,20 @@ export const authenticationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
       response: { 200: AccessTokenResponse, ...problemResponses(401, 429, 503) }
     }
   }, async (request, reply) => {
-    const user = await authenticate(deps.commands, request.body, commandContext(request, deps))
-    // The token's credential version is checked against the read model on every request.
-    await caughtUp(deps, user.position, reply)
+    const ctx = commandContext(request, deps)
+    const user = await authenticate(deps.commands, request.body, ctx)
+    // A session per sign-in; its refresh token belongs to the built-in public client idm-api.
+    const signIn = await deps.oauth.signInApi({
+      userId: user.userId,
+      credentialVersion: user.credentialVersion,
+      clientAddress: request.ip,
+      userAgent: request.headers['user-agent'] ?? null
+    }, ctx)
+    // The token's credential version and session are checked against the read model on every request.
+    await caughtUp(deps, signIn.position ?? user.position, reply)
     reply.header('cache-control', 'no-store')
     // The device cookie: this client signed in to this account (see src/http/device-tokens.ts).
     rememberDevice(app.deviceTokens, request, reply, user.userId)
-    return app.issueToken(user)
+    return { ...app.issueToken({ ...user, sessionId: signIn.sessionId }), refresh_token: signIn.refreshToken }
   })
 }

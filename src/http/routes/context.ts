@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import canonicalize from 'canonicalize'
 import type { CommandContext } from '../../commands/handler.js'
 import type { Commands } from '../../commands/deps.js'
+import type { OAuthService } from '../../oidc/service.js'
 import type { Db } from '../../projections/schema.js'
 import { problem } from '../plugins/problems.js'
 
@@ -17,6 +18,8 @@ export interface RouteDeps {
   /** Resolves once the local read model has applied `position`; false when the wait timed out. */
   readonly waitFor: (position: number, timeoutMs: number) => Promise<boolean>
   readonly projectionWaitMs: number
+  /** Sessions and OAuth tokens (src/oidc/service.ts). */
+  readonly oauth: OAuthService
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/

@@ -84,5 +84,6 @@ export const problemResponses = <S extends ErrorStatus>(...statuses: S[]) =>
 export const AccessTokenResponse = Type.Object({
   access_token: Type.String(),
   token_type: Type.Literal('Bearer'),
-  expires_in: Type.Integer({ description: 'Seconds until the token expires' })
+  expires_in: Type.Integer({ description: 'Seconds until the token expires' }),
+  refresh_token: Type.Optional(Type.String({ description: 'Opaque, single use: exchange it at the token endpoint (grant_type=refresh_token&client_id=idm-api) for a new access token and a new refresh token. Reusing one ends the session.' }))
 }, { additionalProperties: false })
