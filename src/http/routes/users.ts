@@ -112,8 +112,11 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     }
   }, async (request, reply) => {
     const { status, reason } = request.body
-    const { position } = await changeStatus(deps.commands, request.params.id, status, reason ?? null, commandContext(request, deps))
-    return sendUser(reply, await userAfter(reply, request.params.id, position))
+    const ctx = commandContext(request, deps)
+    const { position } = await changeStatus(deps.commands, request.params.id, status, reason ?? null, ctx)
+    // Deactivation ends every session of the user (SessionRevoked), before the answer.
+    const ended = position !== null && status === 'inactive' ? await deps.oauth.endAllSessions(request.params.id, 'user_deactivated', ctx) : null
+    return sendUser(reply, await userAfter(reply, request.params.id, ended?.position ?? position))
   })
 
   app.put('/users/:id/password', {
@@ -136,7 +139,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     const { position } = own
       ? await changeOwnPassword(deps.commands, request.params.id, { currentPassword: currentPassword!, newPassword }, ctx)
       : await resetPassword(deps.commands, request.params.id, newPassword, ctx)
-    await caughtUp(deps, position, reply)
+    // A new password ends every session of the user (SessionRevoked), before the answer.
+    const ended = await deps.oauth.endAllSessions(request.params.id, own ? 'password_changed' : 'password_reset', ctx)
+    await caughtUp(deps, ended.position ?? position, reply)
     return reply.code(204).send(null)
   })
 }
