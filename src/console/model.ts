@@ -1,24 +1,11 @@
 /** The shapes the console reads from the API (see /openapi.json), and who may do what. */
 
-export interface ProviderLink { providerId: string, externalUserId: string | null }
+import { ROLES } from '../domain/roles.js'
+import type { ProviderLinkView, UserView } from '../projections/user-view.js'
 
-export interface User {
-  id: string
-  username: string
-  email: string
-  firstName: string
-  lastName: string
-  identificationType: string
-  identificationNumber: string
-  phone: string | null
-  status: 'active' | 'inactive' | 'locked'
-  roles: string[]
-  companies: string[]
-  providers: ProviderLink[]
-  createdAt: string
-  updatedAt: string
-  version: number
-}
+/** The user as the API returns it: the one declaration, src/projections/user-view.ts. */
+export type User = UserView
+export type ProviderLink = ProviderLinkView
 
 export interface CatalogEntry {
   id: string
@@ -54,9 +41,9 @@ export interface CloudEvent {
   data: Record<string, unknown>
 }
 
-export const ADMIN = 'identity-admin'
-export const AUDITOR = 'identity-auditor'
-export const SUBSCRIBER = 'identity-subscriber'
+export const ADMIN = ROLES.admin
+export const AUDITOR = ROLES.auditor
+export const SUBSCRIBER = ROLES.subscriber
 
 /**
  * What the signed-in user may be offered. The API decides anyway (a hidden button is a courtesy,

@@ -10,3 +10,29 @@ export const CREDENTIAL_EVENTS: ReadonlySet<string> = new Set<UserEvent['type']>
 
 export const credentialVersion = (events: readonly { type: string }[]): number =>
   events.reduce((n, e) => CREDENTIAL_EVENTS.has(e.type) ? n + 1 : n, 0)
+
+/** What the token check knows about a user (the read model's credential state). */
+export interface CredentialFacts {
+  readonly status: 'active' | 'inactive'
+  /** RFC 3339; the account is locked while this lies in the future. */
+  readonly lockedUntil: string | null
+  readonly credentialVersion: number
+}
+
+export type CredentialRefusal = 'unknown user' | 'user inactive' | 'user locked' | 'credentials changed'
+
+/**
+ * The one rule for whether a token issued at credential version `cv` still speaks for its user at
+ * `nowMs`: the user exists, is active, is not locked, and no credential event happened since. Every
+ * request's bearer check and every open event stream apply it. Null: still valid.
+ */
+export function credentialRefusal (user: CredentialFacts | null, cv: number | undefined, nowMs: number): CredentialRefusal | null {
+  if (user === null) return 'unknown user'
+  if (user.status !== 'active') return 'user inactive'
+  if (user.lockedUntil !== null && Date.parse(user.lockedUntil) > nowMs) return 'user locked'
+  if (user.credentialVersion !== cv) return 'credentials changed'
+  return null
+}
+
+export const credentialStillValid = (user: CredentialFacts | null, cv: number | undefined, nowMs: number): boolean =>
+  credentialRefusal(user, cv, nowMs) === null

@@ -19,7 +19,8 @@ export const ProviderLink = Type.Object({
 }, { additionalProperties: false })
 export type ProviderLink = Static<typeof ProviderLink>
 
-const UserProfileFields = {
+/** The profile fields of a user, as events carry them (and the user view shows them). */
+export const UserProfileFields = {
   email: Type.String({ maxLength: 254 }),
   firstName: Type.String({ maxLength: 100 }),
   lastName: Type.String({ maxLength: 100 }),
@@ -27,6 +28,9 @@ const UserProfileFields = {
   identificationNumber: Type.String({ maxLength: 30 }),
   phone: Nullable(Type.String({ maxLength: 16 }))
 }
+
+export const UserProfile = Type.Object(UserProfileFields, { additionalProperties: false })
+export type UserProfile = Static<typeof UserProfile>
 
 const event = <N extends string, P extends Record<string, TSchema>>(type: N, version: number, properties: P) => ({
   type,

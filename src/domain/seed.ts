@@ -1,13 +1,14 @@
 /** What a fresh install holds before anyone has written anything. */
+import { ROLES } from './roles.js'
 
 export interface SeedEntry { readonly id: string, readonly name: string }
 export interface SeedRole extends SeedEntry { readonly description: string }
 
 /** Roles the service itself relies on; defined with `system: true` so they can never be deactivated. */
 export const SYSTEM_ROLES: readonly SeedRole[] = [
-  { id: 'identity-admin', name: 'Identity administrator', description: 'May do everything' },
-  { id: 'identity-auditor', name: 'Identity auditor', description: 'Reads users, catalogs and the event history' },
-  { id: 'identity-subscriber', name: 'Identity event subscriber', description: 'Reads the event feed and stream' }
+  { id: ROLES.admin, name: 'Identity administrator', description: 'May do everything' },
+  { id: ROLES.auditor, name: 'Identity auditor', description: 'Reads users, catalogs and the event history' },
+  { id: ROLES.subscriber, name: 'Identity event subscriber', description: 'Reads the event feed and stream' }
 ]
 
 /** Colombia's identification document types. */

@@ -7,10 +7,12 @@
 import { CREDENTIAL_EVENTS } from './credentials.js'
 import type { Decider } from './decider.js'
 import { DomainError, type DomainErrorCode } from './errors.js'
-import type { ProviderLink, UserEvent } from './events.js'
+import type { EventOf, ProviderLink, UserEvent, UserProfile } from './events.js'
 import { normalizeUsername } from './identity-values.js'
+import { ADMIN_ROLE } from './roles.js'
 
-export const ADMIN_ROLE = 'identity-admin'
+export { ADMIN_ROLE }
+export type { UserProfile }
 
 export type CatalogStatus = 'active' | 'inactive'
 
@@ -22,28 +24,18 @@ export interface CatalogSnapshot {
   identificationTypes?: Record<string, CatalogStatus>
 }
 
-export interface UserProfile {
-  email: string
-  firstName: string
-  lastName: string
-  identificationType: string
-  identificationNumber: string
-  phone: string | null
-}
-
 export type UserState =
   | { status: 'none' }
-  | ({
-    status: 'active' | 'inactive', userId: string, username: string, passwordHash: string,
-    roles: string[], companies: string[], providers: ProviderLink[],
+  | (EventOf<'UserRegistered'>['data'] & {
+    status: 'active' | 'inactive'
     /** How many credential events (credentials.ts) the user has had: a token carries it as `cv`. */
     credentialVersion: number
-  } & UserProfile)
+  })
 
 type ExistingUser = Exclude<UserState, { status: 'none' }>
 
 export type UserCommand =
-  | { type: 'RegisterUser', data: { userId: string, username: string, passwordHash: string, roles: string[], companies: string[], providers: ProviderLink[], catalog: CatalogSnapshot } & UserProfile }
+  | { type: 'RegisterUser', data: EventOf<'UserRegistered'>['data'] & { catalog: CatalogSnapshot } }
   | { type: 'UpdateProfile', data: { userId: string, catalog: CatalogSnapshot } & UserProfile }
   | { type: 'AssignRole', data: { userId: string, roleId: string, catalog: CatalogSnapshot } }
   | { type: 'RevokeRole', data: { userId: string, roleId: string } }

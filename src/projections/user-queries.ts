@@ -2,52 +2,19 @@
 import { canonicalInstant } from './projection.js'
 import { prepareCached } from './statements.js'
 import type { Db } from './schema.js'
+import { USER_COLUMNS, type ProviderLinkView, type UserStatus, type UserView } from './user-view.js'
+import { ADMIN_ROLE } from '../domain/roles.js'
 
-export type UserStatus = 'active' | 'inactive' | 'locked'
-
-export interface ProviderLinkView { providerId: string, externalUserId: string | null }
-
-export interface UserView {
-  id: string
-  username: string
-  email: string
-  firstName: string
-  lastName: string
-  identificationType: string
-  identificationNumber: string
-  phone: string | null
-  status: UserStatus
-  roles: string[]
-  companies: string[]
-  providers: ProviderLinkView[]
-  createdAt: string
-  updatedAt: string
-  /** The user stream's revision: the user's ETag. */
-  version: number
-}
+export type { ProviderLinkView, UserStatus, UserView } from './user-view.js'
 
 /** Columns every user view is built from, qualified with the alias `u`. */
-export const USER_VIEW_COLUMNS = 'u.id, u.username, u.email, u.first_name, u.last_name, u.identification_type, ' +
-  'u.identification_number, u.phone, u.status, u.locked_until, u.created_at, u.updated_at, u.version, u.roles, u.companies, u.providers'
+export const USER_VIEW_COLUMNS = [...Object.values(USER_COLUMNS), 'locked_until'].map(column => `u.${column}`).join(', ')
 
-export interface UserRow {
-  id: string
-  username: string
-  email: string
-  first_name: string
-  last_name: string
-  identification_type: string
-  identification_number: string
-  phone: string | null
-  status: 'active' | 'inactive'
-  locked_until: string | null
-  created_at: string
-  updated_at: string
-  version: number
-  roles: string
-  companies: string
-  providers: string
-}
+type Columns = typeof USER_COLUMNS
+/** A users row as USER_VIEW_COLUMNS reads it: the view's fields by column name, lists as JSON text. */
+export type UserRow = {
+  [F in keyof Columns as Columns[F]]: F extends 'roles' | 'companies' | 'providers' ? string : F extends 'status' ? 'active' | 'inactive' : UserView[F]
+} & { locked_until: string | null }
 
 /** `now` in the canonical form locked_until is stored in, so the two compare as text. */
 export function instant (now: string): string {
@@ -119,7 +86,7 @@ export function getCredentialState (db: Db, userId: string): CredentialState | n
 }
 
 /** Users holding `role` (default identity-admin) whose reported status is 'active' at `now`. */
-export function countActiveAdmins (db: Db, now: string, role = 'identity-admin'): number {
+export function countActiveAdmins (db: Db, now: string, role: string = ADMIN_ROLE): number {
   const row = prepareCached(db,
     `SELECT count(*) AS n FROM user_roles r CROSS JOIN users u ON u.id = r.user_id
      WHERE r.role_id = ? AND u.status = 'active' AND (u.locked_until IS NULL OR u.locked_until <= ?)`

@@ -10,6 +10,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import type { Response } from 'light-my-request'
 import type { Test } from 'tap'
+import type { UserView } from '../../src/projections/user-view.js'
 import { ADMIN_PASSWORD, openTestService, type TestService } from './service.js'
 
 export { ADMIN_PASSWORD }
@@ -23,23 +24,8 @@ export const INVALID_TOKEN = 'Bearer error="invalid_token"'
 /** A well-formed UUID (v7) that no user has. */
 export const UNKNOWN_ID = '0190a6d2-7c1e-7b3a-9f00-1234567890ab'
 
-export interface UserView {
-  id: string
-  username: string
-  email: string
-  firstName: string
-  lastName: string
-  identificationType: string
-  identificationNumber: string
-  phone: string | null
-  status: 'active' | 'inactive' | 'locked'
-  roles: string[]
-  companies: string[]
-  providers: { providerId: string, externalUserId: string | null }[]
-  createdAt: string
-  updatedAt: string
-  version: number
-}
+/** The user as the API returns it: the one declaration (src/projections/user-view.ts). */
+export type { UserView }
 
 let sequence = 0
 const run = Math.random().toString(36).slice(2, 8)

@@ -10,15 +10,18 @@ t.test('a user through its lifecycle', async t => {
   const { writer: w, readModel: { db } } = h
   const now = at(1000)
 
-  await w.register({
-    userId: ID,
+  const profile = {
     username: 'jdoe',
     email: 'JDoe@Example.com',
     firstName: 'John',
     lastName: 'Doe',
     identificationType: 'CC',
     identificationNumber: '1020304050',
-    phone: '+573001234567',
+    phone: '+573001234567'
+  }
+  await w.register({
+    userId: ID,
+    ...profile,
     roles: ['dispatcher', 'auditor', 'dispatcher'],
     companies: ['globex', 'acme'],
     providers: [{ providerId: 'carrier-y', externalUserId: null }, { providerId: 'carrier-x', externalUserId: 'x-1' }]
@@ -27,13 +30,7 @@ t.test('a user through its lifecycle', async t => {
 
   t.strictSame(getUserById(db, ID, now), {
     id: ID,
-    username: 'jdoe',
-    email: 'JDoe@Example.com',
-    firstName: 'John',
-    lastName: 'Doe',
-    identificationType: 'CC',
-    identificationNumber: '1020304050',
-    phone: '+573001234567',
+    ...profile,
     status: 'active',
     roles: ['auditor', 'dispatcher'],
     companies: ['acme', 'globex'],

@@ -12,10 +12,11 @@
  * enforcement cannot drift apart.
  */
 import type { RouteOptions } from 'fastify'
+import { ADMIN_ROLE } from '../../domain/roles.js'
 import { problemResponse } from '../schemas/common.js'
 import type { Principal } from './verification.js'
 
-export const ADMIN_ROLE = 'identity-admin'
+export { ADMIN_ROLE }
 
 export type SelfParam = `params.${string}`
 

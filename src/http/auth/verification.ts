@@ -4,24 +4,22 @@
  * @fastify/jwt (registered by src/http/plugins/auth.ts) checks signature, iss and aud; exp and
  * nbf are checked here against the app's clock; then the credential lookup runs on every
  * request, so a deactivated or locked user, or one whose credential version moved on (password
- * change/reset), is refused at once. Verified tokens are cached (src/http/auth/token-cache.ts);
+ * change/reset), is refused at once: the rule is `credentialRefusal` (src/domain/credentials.ts),
+ * which the event streams apply too. Verified tokens are cached (src/http/auth/token-cache.ts);
  * everything after the signature runs on a hit as on a miss.
  */
 import '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
+import { credentialRefusal, type CredentialFacts } from '../../domain/credentials.js'
 import type { SigningKeys } from '../keys.js'
 import { HttpProblem, unauthorized } from '../plugins/problems.js'
 import { claimsCheck, type AccessTokenClaims } from './claims.js'
 import { VerifiedTokens, kidOf } from './token-cache.js'
 
 /** What the per-request revocation check needs to know about a user (from the read model). */
-export interface CredentialState {
+export interface CredentialState extends CredentialFacts {
   readonly userId: string
   readonly username: string
-  readonly status: 'active' | 'inactive'
-  /** RFC 3339; the account is locked while this lies in the future. */
-  readonly lockedUntil: string | null
-  readonly credentialVersion: number
   readonly roles: readonly string[]
 }
 
@@ -103,10 +101,8 @@ export function createAuthenticator (options: VerificationOptions): (request: Fa
     if (claims.nbf !== undefined && now < claims.nbf) throw refuse(request, 'not yet valid')
 
     const state = await credentials.lookup(claims.sub)
-    if (state === null) throw refuse(request, 'unknown user')
-    if (state.status !== 'active') throw refuse(request, 'user inactive')
-    if (state.lockedUntil !== null && Date.parse(state.lockedUntil) > nowMs) throw refuse(request, 'user locked')
-    if (state.credentialVersion !== claims.cv) throw refuse(request, 'credentials changed')
+    const refusal = credentialRefusal(state, claims.cv, nowMs)
+    if (refusal !== null || state === null) throw refuse(request, refusal ?? 'unknown user')
     if (sessions !== undefined) {
       // Signed out, revoked, expired, or ended by a security event: refused at once.
       if (claims.sid === undefined) throw refuse(request, 'no session')

@@ -15,8 +15,9 @@ import { HistoryItem, PageQuery, VerifyResponse } from '../schemas/audit.js'
 import { Paged, problemResponses } from '../schemas/common.js'
 import { UserIdParam } from '../schemas/users.js'
 import { nowIso, type RouteDeps } from './context.js'
+import { ROLES } from '../../domain/roles.js'
 
-export const AUDITORS = ['identity-auditor']
+export const AUDITORS = [ROLES.auditor]
 
 /** `after` and its alias `cursor` (the generic list convention); 400 when they disagree. */
 export function pagePosition (query: { after?: number, cursor?: number }): number {

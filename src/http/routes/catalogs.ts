@@ -11,6 +11,7 @@ import { problem } from '../plugins/problems.js'
 import { Paged, problemResponses } from '../schemas/common.js'
 import { IdTypeCode, Slug } from '../schemas/users.js'
 import { caughtUp, commandContext, type RouteDeps } from './context.js'
+import { ROLES } from '../../domain/roles.js'
 
 const Name = Type.String({ minLength: 1, maxLength: 200 })
 const Status = Type.Union([Type.Literal('active'), Type.Literal('inactive')])
@@ -69,8 +70,8 @@ const SPECS: readonly CatalogSpec[] = [
   }
 ]
 
-const READERS = { auth: { roles: ['identity-auditor'] } }
-const ADMINS = { auth: { roles: ['identity-admin'] } }
+const READERS = { auth: { roles: [ROLES.auditor] } }
+const ADMINS = { auth: { roles: [ROLES.admin] } }
 
 export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   for (const spec of SPECS) {

@@ -33,8 +33,10 @@ import { CloudEventSchema, FeedQuery, StreamQuery } from '../schemas/audit.js'
 import { Paged } from '../schemas/common.js'
 import { AUDITORS, pagePosition } from './audit.js'
 import type { RouteDeps } from './context.js'
+import { credentialStillValid } from '../../domain/credentials.js'
+import { ROLES } from '../../domain/roles.js'
 
-const FEED_READERS = [...AUDITORS, 'identity-subscriber']
+const FEED_READERS = [...AUDITORS, ROLES.subscriber]
 
 function typeFilter (types: readonly string[] | undefined): TypeFilter {
   const resolved = resolveTypeFilter(types ?? [])
@@ -114,8 +116,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteOptions> = async
     const now = app.clock().getTime()
     if (exp !== undefined && now / 1000 >= exp) return false
     const state = getCredentialState(deps.db, principal.userId)
-    if (state === null || state.status !== 'active' || state.credentialVersion !== credentialVersion) return false
-    if (state.lockedUntil !== null && Date.parse(state.lockedUntil) > now) return false
+    if (state === null || !credentialStillValid(state, credentialVersion, now)) return false
     return isAllowed({ ...principal, roles: state.roles }, { roles: FEED_READERS }, {})
   }
 

@@ -12,8 +12,9 @@ import {
 } from '../schemas/users.js'
 import { caughtUp, commandContext, nowIso, type RouteDeps } from './context.js'
 import { sendUser } from './users.js'
+import { ROLES } from '../../domain/roles.js'
 
-const ADMINS = { auth: { roles: ['identity-admin'] } }
+const ADMINS = { auth: { roles: [ROLES.admin] } }
 const assignResponses = { 200: User, ...problemResponses(404, 409, 422, 503) }
 const removeResponses = { 204: { type: 'null', description: 'Removed (or was not there)' }, ...problemResponses(404, 409, 422, 503) }
 

@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify'
 import { changeOwnPassword, resetPassword } from '../../commands/authentication.js'
 import { changeStatus, registerUser, updateProfile } from '../../commands/users.js'
 import { normalizeUsername } from '../../domain/identity-values.js'
+import { ROLES } from '../../domain/roles.js'
 import { getUserById, getUserByUsername, type UserView } from '../../projections/user-queries.js'
 import { listUsers } from '../../projections/list-users.js'
 import { problem } from '../plugins/problems.js'
@@ -15,8 +16,8 @@ import { AsOfQuery } from '../schemas/audit.js'
 import { userAsOfView } from './audit.js'
 import { caughtUp, commandContext, ifMatchVersion, nowIso, type RouteDeps } from './context.js'
 
-const READERS = ['identity-auditor']
-const ADMINS = ['identity-admin']
+const READERS = [ROLES.auditor]
+const ADMINS = [ROLES.admin]
 
 /** Sends one user with its strong ETag (the stream revision). */
 export function sendUser (reply: FastifyReply, user: UserView | null, status = 200): UserView {

@@ -1,40 +1,16 @@
 /** Request and response schemas of the user routes. */
 import Type from 'typebox'
+import { IdTypeCode, Slug } from '../../domain/events.js'
+import { User } from '../../projections/user-view.js'
 import { Uuid } from './common.js'
 
-const Slug = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$', maxLength: 64 })
-const IdTypeCode = Type.String({ pattern: '^[A-Z][A-Z0-9]{0,9}$', maxLength: 10 })
 const Phone = Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$', description: 'E.164' })
 const Name = Type.String({ minLength: 1, maxLength: 100 })
 const Email = Type.String({ format: 'email', maxLength: 254 })
 const IdentificationNumber = Type.String({ pattern: '^[A-Za-z0-9-]{1,30}$' })
-const Timestamp = Type.String({ format: 'date-time' })
 
-export const ProviderLink = Type.Object({
-  providerId: Slug,
-  externalUserId: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()])
-}, { additionalProperties: false })
-
-export const User = Type.Object({
-  id: Uuid,
-  username: Type.String(),
-  email: Type.String(),
-  firstName: Type.String(),
-  lastName: Type.String(),
-  identificationType: Type.String(),
-  identificationNumber: Type.String(),
-  phone: Type.Union([Type.String(), Type.Null()]),
-  status: Type.Union([Type.Literal('active'), Type.Literal('inactive'), Type.Literal('locked')]),
-  roles: Type.Array(Type.String()),
-  companies: Type.Array(Type.String()),
-  providers: Type.Array(Type.Object({
-    providerId: Type.String(),
-    externalUserId: Type.Union([Type.String(), Type.Null()])
-  }, { additionalProperties: false })),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-  version: Type.Integer({ minimum: 0, description: 'The user stream revision; also the ETag' })
-}, { additionalProperties: false, title: 'User' })
+/** The response: the user view, declared once in src/projections/user-view.ts. */
+export { User }
 
 const profileFields = {
   email: Email,
