@@ -31,7 +31,13 @@ import type { Db } from './schema.js'
 export interface SearchTuning {
   /** Rows of a filter's index below which step 0 walks them all (default 5,000). */
   readonly smallDriver?: number
-  /** Index entries step 1 walks (default 4,000). */
+  /**
+   * Index entries step 1 walks (default 1,000). Walking and testing an entry costs ≈ 0.3 µs, and
+   * when the window holds fewer than limit+1 matches (a surname, a narrow prefix, no match at
+   * all) the walk is wasted before step 2. Measured at a million users (mean CPU per first page
+   * over ten prefixes, two rounds): 4,000 → 2,559 / 2,287 µs, 1,000 → 1,775 / 1,714, 500 →
+   * 1,726 / 1,670, 200 → 1,911 / 1,500 with the widest prefixes (`m`, `ju`) at their worst.
+   */
   readonly searchWindow?: number
   /** Distinct names per column step 2 visits one by one before sorting the rest of the range (default 64). */
   readonly maxDistinct?: number
@@ -39,7 +45,7 @@ export interface SearchTuning {
   readonly emailWalk?: number
 }
 
-export const SEARCH_DEFAULTS = { smallDriver: 5000, searchWindow: 4000, maxDistinct: 64, emailWalk: 32_000 } as const
+export const SEARCH_DEFAULTS = { smallDriver: 5000, searchWindow: 1000, maxDistinct: 64, emailWalk: 32_000 } as const
 
 const rows = (db: Db, query: Sql): UserRow[] => prepareCached(db, query.sql).all(...query.params) as UserRow[]
 
