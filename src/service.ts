@@ -24,6 +24,7 @@ import { catalogRoutes } from './http/routes/catalogs.js'
 import type { RouteDeps } from './http/routes/context.js'
 import { eventsRoutes } from './http/routes/events.js'
 import { userAssociationsRoutes } from './http/routes/user-associations.js'
+import { clientsRoutes } from './http/routes/clients.js'
 import { sessionsRoutes } from './http/routes/sessions.js'
 import { usersRoutes } from './http/routes/users.js'
 import { oidcRoutes } from './oidc/mount.js'
@@ -117,7 +118,8 @@ export async function openService (config: Config, options: ServiceOptions = {})
     keys,
     credentials: { lookup: userId => getCredentialState(readModel.db, userId) },
     sessions: oauth.sessions,
-    plugins: [{ plugin: oidcRoutes, options: { provider: oauth.provider } }],
+    clients: oauth.clients,
+    plugins: [{ plugin: oidcRoutes, options: { provider: oauth.provider, issuer: oauth.issuer } }],
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     clock,
     ready: () => runner.state === 'running' && runner.caughtUp,
@@ -127,6 +129,7 @@ export async function openService (config: Config, options: ServiceOptions = {})
       { plugin: usersRoutes, options: routeDeps },
       { plugin: userAssociationsRoutes, options: routeDeps },
       { plugin: sessionsRoutes, options: routeDeps },
+      { plugin: clientsRoutes, options: { ...routeDeps, clientDeps: { ...commands, secretOverlapSeconds: config.oauth.secretOverlapSeconds } } },
       { plugin: catalogRoutes, options: routeDeps },
       { plugin: auditRoutes, options: routeDeps },
       { plugin: eventsRoutes, options: { ...routeDeps, ...(options.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: options.sseHeartbeatMs }) } }

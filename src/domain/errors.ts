@@ -13,6 +13,7 @@ export type DomainErrorCode =
   | 'CATALOG_ENTRY_EXISTS' | 'CATALOG_ENTRY_NOT_FOUND' | 'SYSTEM_ROLE_PROTECTED'
   | 'INVALID_USERNAME' | 'WEAK_PASSWORD'
   | 'SESSION_NOT_FOUND'
+  | 'CLIENT_NOT_FOUND' | 'CLIENT_EXISTS' | 'CLIENT_INVALID'
 
 export class DomainError extends Error {
   constructor (

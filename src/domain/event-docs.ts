@@ -25,7 +25,8 @@ const STREAM_OF: readonly [RegExp, string][] = [
   [/^IdentificationType/, '`identification-type-<code>`'],
   [/^Value/, '`reservation-<kind>-<value>`'],
   [/^AdminSeat/, '`identity-admins`'],
-  [/^Session/, '`sessions-<userId>`']
+  [/^Session/, '`sessions-<userId>`'],
+  [/^Client/, '`client-<clientId>`']
 ]
 
 export function describeType (s: JsonSchema): string {

@@ -155,6 +155,28 @@ export const SessionStarted = event('SessionStarted', 1, {
 export const SessionRefreshed = event('SessionRefreshed', 1, { sessionId: Uuid, userId: Uuid, idleExpiresAt: Timestamp })
 export const SessionRevoked = event('SessionRevoked', 1, { sessionId: Uuid, userId: Uuid, reason: SessionEndReason })
 
+// ── OAuth clients: client-<clientId> (see src/domain/client.ts) ───────────────────────────────
+const ClientSettingsFields = {
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  grantTypes: Type.Array(Type.Union([Type.Literal('authorization_code'), Type.Literal('refresh_token'), Type.Literal('client_credentials')])),
+  redirectUris: Type.Array(Type.String({ maxLength: 2000 })),
+  postLogoutRedirectUris: Type.Array(Type.String({ maxLength: 2000 })),
+  roles: Type.Array(Slug),
+  thirdParty: Type.Boolean()
+}
+export const ClientRegistered = event('ClientRegistered', 1, {
+  clientId: Type.String({ maxLength: 200 }),
+  type: Type.Union([Type.Literal('confidential'), Type.Literal('public')]),
+  /** SHA-256 (base64url) of the secret; null for a public client. */
+  secretHash: Nullable(Type.String()),
+  ...ClientSettingsFields
+})
+export const ClientUpdated = event('ClientUpdated', 1, { clientId: Type.String({ maxLength: 200 }), ...ClientSettingsFields })
+export const ClientDeactivated = event('ClientDeactivated', 1, { clientId: Type.String({ maxLength: 200 }) })
+export const ClientActivated = event('ClientActivated', 1, { clientId: Type.String({ maxLength: 200 }) })
+/** A new secret; the previous one keeps working until previousExpiresAt. */
+export const ClientSecretRotated = event('ClientSecretRotated', 1, { clientId: Type.String({ maxLength: 200 }), secretHash: Type.String(), previousExpiresAt: Timestamp })
+
 /** Every event type, in one registry: the schema feed, validation and docs read from here. */
 export const eventDefinitions = [
   UserRegistered, UserProfileUpdated, UserRoleAssigned, UserRoleRevoked,
@@ -168,7 +190,8 @@ export const eventDefinitions = [
   IdentificationTypeDefined, IdentificationTypeUpdated, IdentificationTypeDeactivated, IdentificationTypeActivated,
   ValueReserved, ValueReleased,
   AdminSeatClaimed, AdminSeatReleased,
-  SessionStarted, SessionRefreshed, SessionRevoked
+  SessionStarted, SessionRefreshed, SessionRevoked,
+  ClientRegistered, ClientUpdated, ClientDeactivated, ClientActivated, ClientSecretRotated
 ] as const
 
 type Def = (typeof eventDefinitions)[number]
@@ -181,7 +204,7 @@ export const eventVersion = (type: EventType): number =>
   eventDefinitions.find(d => d.type === type)!.version
 
 /** Field names whose values are secrets: redacted in every API and feed. */
-export const SECRET_FIELDS = ['passwordHash'] as const
+export const SECRET_FIELDS = ['passwordHash', 'secretHash'] as const
 
 type Pick<T extends EventType> = EventOf<T>
 export type UserEvent = Pick<'UserRegistered' | 'UserProfileUpdated' | 'UserRoleAssigned' | 'UserRoleRevoked' |
@@ -197,6 +220,7 @@ export type CatalogEvent = RoleEvent | CompanyEvent | ProviderEvent | Identifica
 export type ReservationEvent = Pick<'ValueReserved' | 'ValueReleased'>
 export type AdminSeatEvent = Pick<'AdminSeatClaimed' | 'AdminSeatReleased'>
 export type SessionEvent = Pick<'SessionStarted' | 'SessionRefreshed' | 'SessionRevoked'>
+export type ClientEvent = Pick<'ClientRegistered' | 'ClientUpdated' | 'ClientDeactivated' | 'ClientActivated' | 'ClientSecretRotated'>
 
 /** Stream names, in one place. */
 export const streams = {
@@ -210,5 +234,6 @@ export const streams = {
   identificationType: (code: string) => `identification-type-${code}`,
   reservation: (kind: 'username' | 'email' | 'identification', value: string) => `reservation-${kind}-${value}`,
   adminSeats: 'identity-admins',
-  sessions: (userId: string) => `sessions-${userId}`
+  sessions: (userId: string) => `sessions-${userId}`,
+  client: (clientId: string) => `client-${clientId}`
 } as const

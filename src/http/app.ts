@@ -19,7 +19,7 @@ import type { Config } from '../config.js'
 import { createDeviceTokens, deviceSecret, type DeviceTokens } from './device-tokens.js'
 import type { SigningKeys } from './keys.js'
 import { declareAuth } from './auth/policy.js'
-import type { CredentialLookup, SessionCheck } from './auth/verification.js'
+import type { ClientCheck, CredentialLookup, SessionCheck } from './auth/verification.js'
 import { authPlugin } from './plugins/auth.js'
 import { bodyPlugin } from './plugins/body.js'
 import { consolePlugin } from './plugins/console.js'
@@ -61,6 +61,8 @@ export interface AppDeps {
   readonly tokenCacheSize?: number
   /** When given, every bearer token must name a live session (`sid`) of its user. */
   readonly sessions?: SessionCheck
+  /** When given, service-account tokens (client_credentials) work while their client is active. */
+  readonly clients?: ClientCheck
   /** Extra top-level plugins (outside /v1), e.g. the OAuth 2.0 / OpenID Connect endpoints. */
   readonly plugins?: readonly RouteRegistration[]
   /**
@@ -143,7 +145,8 @@ export async function buildApp (deps: AppDeps): Promise<App> {
     credentials: deps.credentials,
     clock,
     ...(deps.tokenCacheSize === undefined ? {} : { tokenCacheSize: deps.tokenCacheSize }),
-    ...(deps.sessions === undefined ? {} : { sessions: deps.sessions })
+    ...(deps.sessions === undefined ? {} : { sessions: deps.sessions }),
+    ...(deps.clients === undefined ? {} : { clients: deps.clients })
   })
   await app.register(healthPlugin, deps.ready === undefined ? {} : { ready: deps.ready })
   // The admin console's static pages (/console), a client of the /v1 routes below.

@@ -17,6 +17,8 @@ export const OAUTH_PREFIX = '/oauth2'
 
 export interface OidcMountOptions {
   readonly provider: Provider
+  /** The issuer: every URL the provider builds (discovery, redirects) starts with it. */
+  readonly issuer: string
 }
 
 export async function oidcRoutes (app: FastifyInstance, options: OidcMountOptions): Promise<void> {
@@ -25,8 +27,17 @@ export async function oidcRoutes (app: FastifyInstance, options: OidcMountOption
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null, undefined) })
 
+  // oidc-provider builds its URLs from the request's origin; the issuer is the one public origin,
+  // whatever Host a client (or a proxy) sent. The provider runs with `proxy` on and reads these
+  // two headers, which are always ours: a client's X-Forwarded-* never reach it.
+  const { host, protocol } = new URL(options.issuer)
   const forward = async (request: FastifyRequest, reply: FastifyReply, url?: string): Promise<void> => {
     reply.hijack()
+    const headers = request.raw.headers
+    headers.host = host
+    headers['x-forwarded-proto'] = protocol.slice(0, -1)
+    delete headers['x-forwarded-host']
+    delete headers['x-forwarded-port']
     if (url !== undefined) request.raw.url = url
     await handler(request.raw, reply.raw)
   }

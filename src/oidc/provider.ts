@@ -83,6 +83,7 @@ export function createProvider (deps: ProviderDeps): Provider {
       token_endpoint_auth_method: 'client_secret_basic'
     },
     responseTypes: ['code'],
+    extraClientMetadata: { properties: ['urn:idm:third_party'] },
     scopes: ['openid', 'offline_access', 'profile', 'email', API_SCOPE],
     claims: {
       openid: ['sub'],
@@ -134,7 +135,8 @@ export function createProvider (deps: ProviderDeps): Provider {
         // RFC 7662 is for the platform's resource servers: confidential clients only.
         allowedPolicy: (ctx: KoaContextWithOIDC) => ctx.oidc.client?.clientAuthMethod !== 'none'
       },
-      revocation: { enabled: true },
+      // A client revokes its own tokens only (RFC 7009 §2.1).
+      revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true },
       resourceIndicators: {
@@ -186,7 +188,8 @@ export function createProvider (deps: ProviderDeps): Provider {
     }
   }
   const provider = new Provider(deps.issuer, configuration)
-  provider.proxy = config.http.trustProxy !== false
+  // X-Forwarded-Proto and Host are set by src/oidc/mount.ts from the issuer, never by a client.
+  provider.proxy = true
   return provider
 }
 

@@ -21,7 +21,10 @@ import type { EventStore, RecordedEvent, Subscription } from '../eventstore/port
 import type { SigningKeys } from '../http/keys.js'
 import type { ProjectionRunner } from '../projections/runner.js'
 import type { Db } from '../projections/schema.js'
+import { ClientDirectory } from '../projections/client-directory.js'
 import { SessionIndex } from '../projections/session-index.js'
+import type { ClientRecord } from '../projections/clients.js'
+import { secretMatches } from '../commands/clients.js'
 import { getAccountState, liveSessionIds, staleSessions } from '../projections/sessions.js'
 import { API_CLIENT_ID, API_RESOURCE, API_SCOPE, createProvider } from './provider.js'
 import { TokenStore } from './token-store.js'
@@ -54,6 +57,7 @@ export class OAuthService {
   readonly provider: Provider
   readonly tokens: TokenStore
   readonly sessions: SessionIndex
+  readonly clients: ClientDirectory
   readonly issuer: string
   readonly #deps: OAuthServiceDeps
   readonly #unsubscribe: () => void
@@ -65,9 +69,13 @@ export class OAuthService {
     this.issuer = deps.config.token.issuer
     this.tokens = new TokenStore(deps.tokenStorePath)
     this.sessions = new SessionIndex(deps.db)
-    // Before the runner's waiters resume (see SessionIndex): a command's sessions are visible here
-    // by the time it answers.
-    this.#unsubscribe = deps.runner.on('batch', () => { this.sessions.sync() })
+    this.clients = new ClientDirectory(deps.db)
+    // Before the runner's waiters resume (see SessionIndex): a command's sessions and clients are
+    // visible here by the time it answers.
+    this.#unsubscribe = deps.runner.on('batch', () => {
+      this.sessions.sync()
+      this.clients.sync()
+    })
     this.provider = createProvider({
       config: deps.config,
       issuer: this.issuer,
@@ -75,14 +83,29 @@ export class OAuthService {
       tokens: this.tokens,
       sessions: this.sessions,
       accounts: userId => getAccountState(deps.db, userId),
-      clientRoles: () => null,
+      clientRoles: clientId => this.clients.active(clientId)?.roles ?? null,
       cookieKeys: [createHash('sha256').update('idm-oidc-cookies\0').update(deps.keys.activePrivateKeyPem()).digest('base64url')],
       clock: deps.clock
     })
     this.tokens.hooks = {
       onGrantRevoked: async (grant, reason) => { await this.#end(grant.userId, grant.sessionId, reason, systemContext()) },
-      findClient: clientId => clientId === API_CLIENT_ID ? API_CLIENT : undefined
+      findClient: clientId => {
+        if (clientId === API_CLIENT_ID) return API_CLIENT
+        const client = this.clients.active(clientId)
+        return client === undefined ? undefined : clientMetadata(client)
+      }
     }
+    // Only hashes are stored (src/commands/clients.ts): compare the presented secret with the
+    // current one and, during a rotation's overlap, with the previous one.
+    const clients = this.clients
+    const clock = deps.clock
+    this.provider.Client.prototype.compareClientSecret = function (this: { clientId: string }, actual: string) {
+      const client = clients.active(this.clientId)
+      if (client === undefined) return false
+      if (secretMatches(actual, client.secretHash)) return true
+      const overlap = client.previousSecretExpiresAt !== null && Date.parse(client.previousSecretExpiresAt) > clock().getTime()
+      return overlap && secretMatches(actual, client.previousSecretHash)
+    } as never
     this.provider.use(async (ctx, next) => {
       await next()
       // A refresh grant that succeeded extends its session, recorded before the response leaves.
@@ -194,5 +217,22 @@ const API_CLIENT = Object.freeze({
   response_types: [],
   redirect_uris: []
 })
+
+/** oidc-provider metadata of a registered client. */
+function clientMetadata (client: ClientRecord): Record<string, unknown> {
+  const confidential = client.type === 'confidential'
+  return {
+    client_id: client.clientId,
+    client_name: client.name,
+    // oidc-provider wants a value for secret-based methods; the secret itself is never stored.
+    ...(confidential ? { client_secret: 'only-a-hash-is-stored' } : {}),
+    token_endpoint_auth_method: confidential ? 'client_secret_basic' : 'none',
+    grant_types: [...client.grantTypes],
+    response_types: client.grantTypes.includes('authorization_code') ? ['code'] : [],
+    redirect_uris: [...client.redirectUris],
+    post_logout_redirect_uris: [...client.postLogoutRedirectUris],
+    'urn:idm:third_party': client.thirdParty
+  }
+}
 
 const systemContext = (): CommandContext => ({ actor: SYSTEM_ACTOR, correlationId: uuidv7(), commandId: uuidv7() })

@@ -2,6 +2,7 @@ import { authenticationProjection } from './authentication.js'
 import { catalogsProjection } from './catalogs.js'
 import type { Projection } from './projection.js'
 import { userAssociationsProjection } from './user-associations.js'
+import { clientsProjection } from './clients.js'
 import { sessionsProjection } from './sessions.js'
 import { usersProjection } from './users.js'
 
@@ -11,5 +12,6 @@ export const defaultProjections: readonly Projection[] = [
   userAssociationsProjection,
   authenticationProjection,
   catalogsProjection,
-  sessionsProjection
+  sessionsProjection,
+  clientsProjection
 ]

@@ -160,6 +160,25 @@ CREATE TABLE sessions (
   position INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+CREATE TABLE clients (
+  id TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL CHECK (type IN ('confidential', 'public')),
+  status TEXT NOT NULL CHECK (status IN ('active', 'inactive')),
+  grant_types TEXT NOT NULL,
+  redirect_uris TEXT NOT NULL,
+  post_logout_redirect_uris TEXT NOT NULL,
+  roles TEXT NOT NULL,
+  third_party INTEGER NOT NULL,
+  secret_hash TEXT,
+  previous_secret_hash TEXT,
+  previous_expires_at TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  position INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE checkpoints (
   projection TEXT PRIMARY KEY NOT NULL,
   position INTEGER NOT NULL
@@ -181,6 +200,8 @@ CREATE INDEX user_companies_by_company ON user_companies (company_id, username);
 CREATE INDEX user_providers_by_provider ON user_providers (provider_id, username);
 CREATE INDEX sessions_by_user ON sessions (user_id, started_at, id);
 CREATE INDEX sessions_by_position ON sessions (position);
+CREATE INDEX clients_by_position ON clients (position);
+CREATE INDEX clients_by_name ON clients (name, id);
 `
 
 export const DDL = TABLES_DDL + INDEXES_DDL

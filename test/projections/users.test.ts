@@ -155,6 +155,6 @@ t.test('events of other streams are skipped but advance the checkpoint', async t
   t.equal(head, 4)
   t.equal(h.runner.position, head)
   t.strictSame(db.prepare('SELECT projection, position FROM checkpoints ORDER BY projection').all(),
-    ['authentication', 'catalogs', 'sessions', 'user-associations', 'users'].map(projection => ({ projection, position: head })))
+    ['authentication', 'catalogs', 'clients', 'sessions', 'user-associations', 'users'].map(projection => ({ projection, position: head })))
   t.equal((db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n, 0, 'an auth event of an unknown user writes nothing')
 })

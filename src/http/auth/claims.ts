@@ -15,9 +15,12 @@ export const AccessTokenClaims = Type.Object({
   nbf: Type.Optional(Type.Integer()),
   exp: Type.Integer(),
   jti: Type.String(),
-  preferred_username: Type.String(),
+  /** A user's token has these two; a service account's (client_credentials) has neither. */
+  preferred_username: Type.Optional(Type.String()),
   roles: Type.Array(Type.String()),
-  cv: Type.Integer({ minimum: 0 }),
+  cv: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** The OAuth client the token was issued to (tokens from the token endpoint). */
+  client_id: Type.Optional(Type.String()),
   /** The session the token belongs to (src/projections/session-index.ts). */
   sid: Type.Optional(Type.String({ minLength: 1 }))
 })
@@ -25,7 +28,7 @@ export type AccessTokenClaims = Static<typeof AccessTokenClaims>
 export const claimsCheck = Compile(AccessTokenClaims)
 
 /** Claims @fastify/jwt must find before the shape check runs. */
-export const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'iat', 'exp', 'jti', 'cv']
+export const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'iat', 'exp', 'jti']
 
 export interface TokenSubject {
   readonly userId: string

@@ -39,6 +39,11 @@ export interface SessionCheck {
   live (sessionId: string, nowMs: number): { readonly userId: string } | undefined
 }
 
+/** Service accounts (in memory, fed by the projection): see src/projections/client-directory.ts. */
+export interface ClientCheck {
+  active (clientId: string): { readonly clientId: string, readonly name: string, readonly roles: readonly string[] } | undefined
+}
+
 export interface VerificationOptions {
   readonly keys: SigningKeys
   readonly credentials: CredentialLookup
@@ -47,6 +52,8 @@ export interface VerificationOptions {
   readonly tokenCacheSize?: number
   /** When given, every token must name a live session of its user (`sid`): a Map lookup. */
   readonly sessions?: SessionCheck
+  /** When given, service-account tokens (client_credentials) are accepted while the client is active. */
+  readonly clients?: ClientCheck
 }
 
 const invalidToken = (): HttpProblem => new HttpProblem(unauthorized('Bearer error="invalid_token"',
@@ -59,7 +66,7 @@ function refuse (request: FastifyRequest, reason: string): HttpProblem {
 
 /** Returns `authenticate(request)`: the principal, or a 401 problem; memoized on the request. */
 export function createAuthenticator (options: VerificationOptions): (request: FastifyRequest) => Promise<Principal> {
-  const { keys, credentials, clock, sessions } = options
+  const { keys, credentials, clock, sessions, clients } = options
   const verified = new VerifiedTokens(options.tokenCacheSize ?? 10_000)
 
   async function verifiedClaims (request: FastifyRequest, header: string): Promise<AccessTokenClaims> {
@@ -100,6 +107,15 @@ export function createAuthenticator (options: VerificationOptions): (request: Fa
     }
     if (claims.nbf !== undefined && now < claims.nbf) throw refuse(request, 'not yet valid')
 
+    if (claims.cv === undefined) {
+      // A service account: `sub` is the client, its roles are the client's current ones.
+      if (clients === undefined || claims.client_id !== claims.sub || claims.preferred_username !== undefined) throw refuse(request, 'malformed claims')
+      const client = clients.active(claims.sub)
+      if (client === undefined) throw refuse(request, 'client inactive')
+      const principal: Principal = { userId: client.clientId, username: `client:${client.name}`, roles: [...client.roles] }
+      request.principal = principal
+      return principal
+    }
     const state = await credentials.lookup(claims.sub)
     const refusal = credentialRefusal(state, claims.cv, nowMs)
     if (refusal !== null || state === null) throw refuse(request, refusal ?? 'unknown user')

@@ -16,7 +16,7 @@ import type { Config } from '../../config.js'
 import type { SigningKeys } from '../keys.js'
 import { claimsFor, REQUIRED_CLAIMS, type IssuedToken, type TokenSubject } from '../auth/claims.js'
 import { isAllowed, type RouteAuth } from '../auth/policy.js'
-import { createAuthenticator, type CredentialLookup, type Principal, type SessionCheck } from '../auth/verification.js'
+import { createAuthenticator, type ClientCheck, type CredentialLookup, type Principal, type SessionCheck } from '../auth/verification.js'
 import { globalPlugin } from './global.js'
 import { problem } from './problems.js'
 
@@ -48,6 +48,8 @@ export interface AuthOptions {
   readonly tokenCacheSize?: number
   /** When given, every token must name a live session of its user (`sid`). */
   readonly sessions?: SessionCheck
+  /** When given, service-account tokens are accepted while their client is active. */
+  readonly clients?: ClientCheck
 }
 
 class UnknownKeyError extends Error {}
@@ -79,7 +81,7 @@ export const authPlugin = globalPlugin<AuthOptions>('idm-auth', async (app, opti
       cache: false
     }
   })
-  const authenticate = createAuthenticator({ keys, credentials, clock, tokenCacheSize: options.tokenCacheSize, sessions: options.sessions })
+  const authenticate = createAuthenticator({ keys, credentials, clock, tokenCacheSize: options.tokenCacheSize, sessions: options.sessions, clients: options.clients })
 
   app.decorateRequest('principal', null)
 
