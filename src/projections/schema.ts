@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3'
 
 /** Bump on any change to the DDL below or to what a projection writes: old files get rebuilt. */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 export type Db = Database.Database
 
