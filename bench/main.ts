@@ -5,7 +5,7 @@
  *
  * Options: --quick (CI smoke: fewer users, shorter and single runs), --runs N, --seconds S,
  * --logins N (per login run, a multiple of 16 is fair to every connection),
- * --users N, --events N, --only a,b (login, create-user, get-user, list, roles, sse, rebuild, peer),
+ * --users N, --events N, --only a,b (login, create-user, get-user, list, roles, sse, rebuild, peer, postgres),
  * --render (BENCHMARKS.md again from bench/results/latest.json), --keep (keep the temp directory), --env K=V (extra server environment, for experiments), --profile (servers run with --cpu-prof into bench/results/profiles).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -22,11 +22,12 @@ import { CREATE_CONNECTIONS, measureCreateUser } from './scenarios/create.js'
 import { LOGIN_CONNECTIONS, loginAmount, measureLogin } from './scenarios/login.js'
 import { PEER_COST, installPeer, measurePeer, startPeer } from './scenarios/peer.js'
 import { bareRoute, bareRouteResult, LIST_PREFIXES, measureGetUser, measureListUsers, READ_CONNECTIONS, startBareFastify } from './scenarios/reads.js'
+import { measurePostgres } from './scenarios/postgres.js'
 import { measureRebuild } from './scenarios/rebuild.js'
 import { EVENTS_PER_SECOND, measureSse, SUBSCRIBERS } from './scenarios/sse.js'
 import { measureRoles, WRITE_CONNECTIONS } from './scenarios/writes.js'
 
-const SCENARIOS = ['login', 'create-user', 'get-user', 'list', 'roles', 'sse', 'rebuild', 'peer'] as const
+const SCENARIOS = ['login', 'create-user', 'get-user', 'list', 'roles', 'sse', 'rebuild', 'peer', 'postgres'] as const
 
 function parseArgs (argv: readonly string[]) {
   const flag = (name: string): boolean => argv.includes(`--${name}`)
@@ -297,6 +298,11 @@ try {
     })
     await peer.stop()
     await ours.stop()
+  }
+
+  if (want('postgres')) {
+    log('PostgreSQL event store (bench/scenarios/postgres.ts)')
+    rows.push(...await measurePostgres(ctx, Math.min(args.events, 200_000)))
   }
 
   if (want('sse') && !rows.some(r => r.id === 'sse')) {

@@ -10,10 +10,10 @@ import type { BenchContext } from '../lib/context.js'
 import { ROOT, runScript, tracked } from '../lib/processes.js'
 import { seedTraffic } from '../lib/seed.js'
 
-export async function cliRebuild (dataDir: string, nodeArgs: readonly string[] = []): Promise<{ events: number, seconds: number, wallSeconds: number }> {
+export async function cliRebuild (dataDir: string, nodeArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ events: number, seconds: number, wallSeconds: number }> {
   const started = performance.now()
   const child = tracked(spawn(process.execPath, [...nodeArgs, 'dist/cli.js', 'projections', 'rebuild'], {
-    cwd: ROOT, env: { ...process.env, IDM_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe']
+    cwd: ROOT, env: { ...process.env, IDM_DATA_DIR: dataDir, ...env }, stdio: ['ignore', 'pipe', 'pipe']
   }))
   let out = ''
   let err = ''

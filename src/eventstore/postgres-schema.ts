@@ -13,6 +13,10 @@
  * once a reader has delivered position p, no event at or below p can become visible later.
  * Commits (the fsync) are not serialised: several nodes' transactions flush together.
  *
+ * Wake-ups are a NOTIFY the adapter sends right after the commit, in a statement of its own: a
+ * NOTIFY inside the append transaction would take PostgreSQL's cluster-wide notification lock
+ * from pre-commit until the commit is flushed, serialising every appender's fsync again.
+ *
  * The rules the proof needs are enforced, not hoped for: the function must be the first write of
  * its transaction (it raises otherwise), so a transaction's id and positions always come from
  * the same critical section; and the lock is released on every error, cancellation included.
@@ -60,7 +64,6 @@ DECLARE
   v_xid xid8;
   v_now timestamptz := clock_timestamp();
   v_offset int := 0;
-  v_notify bigint := NULL;
   i int; n int; s text; e text; attempt int;
   ids uuid[];
   stored int; fits boolean; first_stored uuid; last_rev bigint; last_pos bigint;
@@ -126,7 +129,6 @@ BEGIN
         SELECT count(*)::int, array_agg(ins.id), max(ins.position) INTO inserted, inserted_ids, inserted_pos FROM ins;
         IF inserted = n THEN
           outcome := 'ok'; next_revision := coalesce(last_rev, -1) + n; last_position := inserted_pos;
-          v_notify := inserted_pos;
           EXIT;
         END IF;
         IF inserted > 0 THEN
@@ -145,9 +147,6 @@ BEGIN
     PERFORM pg_advisory_unlock(${APPEND_LOCK_KEY});
     RAISE;
   END;
-  IF v_notify IS NOT NULL THEN
-    PERFORM pg_notify('${NOTIFY_CHANNEL}', v_notify::text);
-  END IF;
 END
 $fn$;
 `
@@ -181,7 +180,8 @@ export const SQL = {
     WHERE position > $1 AND xid < pg_snapshot_xmin(pg_current_snapshot())
     ORDER BY position ASC LIMIT $2`,
   /** Highest committed position, held back or not. */
-  head: 'SELECT coalesce(max(position), 0) AS head FROM idm_events'
+  head: 'SELECT coalesce(max(position), 0) AS head FROM idm_events',
+  notify: `SELECT pg_notify('${NOTIFY_CHANNEL}', $1)`
 } as const
 
 export interface EventRow {

@@ -6,7 +6,8 @@
  * Writes: appends queue up while the previous group commit is in flight and then go together,
  * in one call of `idm_append_v1` (one statement, autocommit), so one fsync acknowledges all of
  * them and a node never holds a transaction open between round trips. Appends of one process
- * are committed in the order they were issued.
+ * are committed in the order they were issued. A NOTIFY after each commit wakes the other
+ * nodes' subscriptions; a poll (pollIntervalMs) is the safety net.
  *
  * Durability: an append resolves after PostgreSQL's COMMIT returned, which with the defaults
  * (`synchronous_commit = on`, `fsync = on`) means the WAL is flushed. The store refuses to start
@@ -65,8 +66,12 @@ const DEFAULT_READ_ALL_LIMIT = 1000
 const DEFAULT_BATCH_SIZE = 1000
 /** Appends per group commit at most: bounds the statement's size. */
 const MAX_GROUP = 500
-/** How often a reader held back by a transaction in flight looks again. */
-const HELD_BACK_POLL_MS = 5
+/**
+ * How often a reader held back by a transaction in flight looks again, unless the notification
+ * of that transaction's commit wakes it first (readAll, which has no listener, polls at 5 ms).
+ */
+const HELD_BACK_POLL_MS = 20
+const READ_ALL_POLL_MS = 5
 /** How long readAll waits for transactions in flight ahead of what it has (then returns the safe part). */
 const READ_ALL_HOLD_MS = 5000
 
@@ -83,6 +88,7 @@ export class PostgresEventStore implements EventStore {
   #ready: Promise<void> | undefined
   #queue: QueuedAppend[] = []
   #draining: Promise<void> | undefined
+  readonly #notifying = new Set<Promise<void>>()
   #closing: Promise<void> | undefined
   #stats = { transactions: 0, failedTransactions: 0, appends: 0 }
 
@@ -142,7 +148,7 @@ export class PostgresEventStore implements EventStore {
       if (events.length === limit || Date.now() > deadline) return events
       const reached = events[events.length - 1]?.position ?? after
       if (await this.#head() <= reached) return events
-      await sleep(HELD_BACK_POLL_MS)
+      await sleep(READ_ALL_POLL_MS)
     }
   }
 
@@ -184,6 +190,7 @@ export class PostgresEventStore implements EventStore {
 
   async #shutdown (): Promise<void> {
     await this.#draining
+    await Promise.all([...this.#notifying])
     await Promise.all([...this.#subscriptions].map(async (subscription) => await subscription.close()))
     await this.#listener.stop()
     await this.pool.end()
@@ -275,6 +282,14 @@ export class PostgresEventStore implements EventStore {
     this.#stats.appends += batch.length
     batch.forEach((queued, index) => settle(queued, rows[index]))
     this.#listener.wakeAll()
+    const newest = rows.reduce((max, row) => row.outcome === 'ok' ? Math.max(max, Number(row.last_position)) : max, 0)
+    // Other nodes' subscriptions: after the commit and outside it (postgres-schema.ts says why);
+    // if this is lost (crash, outage) their bounded poll finds the commit anyway.
+    if (newest > 0) {
+      const sent = this.pool.query(SQL.notify, [String(newest)]).then(() => {}, (error: unknown) => this.#report(error))
+      this.#notifying.add(sent)
+      void sent.finally(() => this.#notifying.delete(sent))
+    }
   }
 }
 
@@ -488,7 +503,7 @@ function openSubscription (parts: SubscriptionParts): Subscription {
           continue
         }
         if (closed) break
-        await pause(read.heldBack ? HELD_BACK_POLL_MS : parts.pollIntervalMs, !read.heldBack)
+        await pause(read.heldBack ? Math.min(HELD_BACK_POLL_MS, parts.pollIntervalMs) : parts.pollIntervalMs, true)
       }
     } finally {
       await subscription.close()
