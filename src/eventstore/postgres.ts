@@ -99,7 +99,11 @@ export class PostgresEventStore implements EventStore {
       max: options.poolSize ?? 4,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
       idleTimeoutMillis: 30_000,
+      // A server that stops answering (a partition rather than a refusal) fails calls after
+      // 30 s instead of stalling the group commit; keepalive notices dead peers.
+      query_timeout: 30_000,
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       application_name: 'identity-manager'
     })
     // An idle connection the server closed (restart, failover) is dropped by the pool; without a
