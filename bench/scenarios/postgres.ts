@@ -229,7 +229,7 @@ export async function measurePostgres (ctx: BenchContext, events: number): Promi
       ratio: ratio(median(sequential.ours), median(sequential.base)),
       target: 'report',
       met: null,
-      notes: [durability, 'each append: validation, the idm_append_v1 call (checks, insert, NOTIFY), commit']
+      notes: [durability, 'each append: validation, the idm_append_v1 call (checks and insert inside the critical section), commit, then a NOTIFY outside the transaction']
     },
     {
       id: 'pg-append-64',
