@@ -11,6 +11,7 @@ import { getUserById } from '../../projections/user-queries.js'
 import { problem } from '../plugins/problems.js'
 import { Uuid, problemResponses } from '../schemas/common.js'
 import { caughtUp, commandContext, nowIso, type RouteDeps } from './context.js'
+import { ROLES } from '../../domain/roles.js'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
 
@@ -39,7 +40,7 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   }
 
   app.get('/users/:id/sessions', {
-    config: { auth: { roles: ['identity-auditor'], self: 'params.id' } },
+    config: { auth: { roles: [ROLES.auditor], self: 'params.id' } },
     schema: {
       tags: ['sessions'],
       summary: "A user's sessions: live ones first, then the 50 most recent in all",
