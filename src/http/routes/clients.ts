@@ -12,6 +12,7 @@ import { getClient, listClients } from '../../projections/clients.js'
 import { problem } from '../plugins/problems.js'
 import { problemResponses } from '../schemas/common.js'
 import { caughtUp, commandContext, type RouteDeps } from './context.js'
+import { ROLES } from '../../domain/roles.js'
 
 const GrantType = Type.Union([Type.Literal('authorization_code'), Type.Literal('refresh_token'), Type.Literal('client_credentials')])
 /** Absolute http(s) URIs without a fragment (RFC 6749 §3.1.2); matched exactly at /oauth2/authorize. */
@@ -67,8 +68,8 @@ const RotatedSecret = Type.Object({
 
 const ClientIdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false })
 
-const READERS = ['identity-auditor']
-const ADMINS = ['identity-admin']
+const READERS = [ROLES.auditor]
+const ADMINS = [ROLES.admin]
 
 export interface ClientRouteDeps extends RouteDeps {
   readonly clientDeps: ClientDeps
