@@ -5,7 +5,11 @@
  *
  * Options: --quick (CI smoke: fewer users, shorter and single runs), --runs N, --seconds S,
  * --logins N (per login run, a multiple of 16 is fair to every connection),
+<<<<<<< HEAD
  * --users N, --events N, --only a,b (login, create-user, get-user, list, roles, sse, rebuild, peer, postgres),
+=======
+ * --users N, --events N, --only a,b (login, get-user, list, roles, sse, sse-flood, rebuild, peer),
+>>>>>>> ef8f4aa (Bench: sse-flood line, /health/live p99 with 25 catch-up and 1,000 idle streams open on the main instance's log)
  * --render (BENCHMARKS.md again from bench/results/latest.json), --keep (keep the temp directory), --env K=V (extra server environment, for experiments), --profile (servers run with --cpu-prof into bench/results/profiles).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -25,9 +29,10 @@ import { bareRoute, bareRouteResult, LIST_PREFIXES, measureGetUser, measureListU
 import { measurePostgres } from './scenarios/postgres.js'
 import { measureRebuild } from './scenarios/rebuild.js'
 import { EVENTS_PER_SECOND, measureSse, SUBSCRIBERS } from './scenarios/sse.js'
+import { floodShape, measureSseFlood } from './scenarios/sse-flood.js'
 import { measureRoles, WRITE_CONNECTIONS } from './scenarios/writes.js'
 
-const SCENARIOS = ['login', 'create-user', 'get-user', 'list', 'roles', 'sse', 'rebuild', 'peer', 'postgres'] as const
+const SCENARIOS = ['login', 'create-user', 'get-user', 'list', 'roles', 'sse', 'sse-flood', 'rebuild', 'peer', 'postgres'] as const
 
 function parseArgs (argv: readonly string[]) {
   const flag = (name: string): boolean => argv.includes(`--${name}`)
@@ -94,7 +99,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 log(`bench (${args.quick ? 'quick' : 'full'}): ${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverage.join(' ')}, data in ${root}`)
 
 try {
-  if (want('login') || want('create-user') || want('get-user') || want('list') || want('roles') || want('sse')) {
+  if (want('login') || want('create-user') || want('get-user') || want('list') || want('roles') || want('sse') || want('sse-flood')) {
     log(`main instance: ${args.users.toLocaleString('en-US')} users, default KDF cost (${costText(DEFAULT_COST)})`)
     const main: Instance = await openInstance({ name: 'main', root, users: args.users, cost: DEFAULT_COST, nodeArgs, env: args.env, log })
     cleanups.push(async () => await main.stop())
@@ -242,6 +247,10 @@ try {
         met: p99 <= 50,
         notes: [`appended ${Math.round(median(r.rate))} events/s`, `p50 ${median(r.p50)} ms`, `receipts per run ${r.summaries.map(s => s.events).join(' / ')}`, 'append = the command\'s clock just before the append (CloudEvent time), receipt = the subscriber\'s clock']
       })
+    }
+    if (want('sse-flood')) {
+      log(`SSE flood: /health/live with ${floodShape(ctx).catchUp} catch-up and ${floodShape(ctx).idle} idle streams open`)
+      rows.push(await measureSseFlood(ctx, main))
     }
     await bare?.stop()
     await main.stop()

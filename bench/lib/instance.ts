@@ -65,7 +65,9 @@ export const serverEnv = (cost: ScryptCost): NodeJS.ProcessEnv => ({
   IDM_SCRYPT_R: String(cost.r),
   IDM_SCRYPT_P: String(cost.p),
   IDM_LOGIN_RATE_LIMIT: '100000',
-  IDM_LOGIN_RATE_LIMIT_PER_USERNAME: '100000'
+  IDM_LOGIN_RATE_LIMIT_PER_USERNAME: '100000',
+  // The sse-flood line opens its 1,025 streams with one token.
+  IDM_SSE_MAX_PER_PRINCIPAL: '5000'
 })
 
 export async function openInstance (options: InstanceOptions): Promise<Instance> {
