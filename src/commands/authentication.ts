@@ -11,6 +11,7 @@ import { DomainError } from '../domain/errors.js'
 import { streams } from '../domain/events.js'
 import { normalizeUsername } from '../domain/identity-values.js'
 import { MAX_PASSWORD_BYTES } from '../domain/password-policy.js'
+import { isWellFormed, toWellFormed } from '../domain/unicode.js'
 import { userDecider } from '../domain/user.js'
 import type { Commands, WriteResult } from './deps.js'
 import { AuthenticationError, WrongCurrentPasswordError } from './errors.js'
@@ -32,7 +33,9 @@ export async function authenticate (
   deps: Commands, input: { username: string, password: string }, ctx: CommandContext
 ): Promise<Authenticated> {
   const username = safeNormalize(input.username)
-  const password = Buffer.byteLength(input.password) > MAX_PASSWORD_BYTES ? '' : input.password
+  // Too long, or not well-formed Unicode (a lone surrogate): no password matches it, and it is
+  // still verified against the hash, so the answer and its timing are those of a wrong password.
+  const password = Buffer.byteLength(input.password) > MAX_PASSWORD_BYTES || !isWellFormed(input.password) ? '' : input.password
   return deps.queue.run(`login:${username ?? input.username}`, async () => {
     const userId = username === null ? null : await holderOf(deps, 'username', username)
     const user = userId === null ? userDecider.initialState() : await loadUser(deps, userId)
@@ -52,7 +55,8 @@ export async function authenticate (
       type: 'RecordAuthentication',
       data: {
         userId: user.status === 'none' ? null : user.userId,
-        username: user.status === 'none' ? (username ?? input.username).slice(0, 256) : user.username,
+        // Recorded as sent, except what canonical JSON (the hash chain) cannot hold.
+        username: user.status === 'none' ? toWellFormed((username ?? input.username).slice(0, 256)) : user.username,
         outcome,
         now,
         policy: deps.lockoutPolicy

@@ -12,11 +12,18 @@
  *    `additionalProperties` unspecified are closed at registration (`closeObjects`), so the
  *    rule holds even when a route forgets it, and the OpenAPI document shows it.
  * Formats (uuid, email, date-time, …) are TypeBox's built-in ones.
+ *
+ * Every string (and property name) must be well-formed Unicode: a lone UTF-16 surrogate
+ * (`"\ud800"` in JSON) is a 400 here, on every route and part, because nothing downstream can
+ * store or hash it (RFC 8785 canonical JSON, the hash chain, refuses it). A schema marked
+ * `[ACCEPT_ILL_FORMED]: true` takes such strings as they are; the sign-in body does, so that a
+ * malformed username or password is the same 401 as any other failed sign-in.
  */
 import type { FastifySchemaCompiler, FastifySchemaValidationError, RouteOptions } from 'fastify'
 import type { TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
 import Value from 'typebox/value'
+import { isWellFormed, toWellFormed } from '../../domain/unicode.js'
 import { problemResponse } from '../schemas/common.js'
 
 type Json = Record<string, unknown>
@@ -25,18 +32,43 @@ const isSchema = (value: unknown): value is Json => value !== null && typeof val
 /** At most this many issues are reported per request. */
 export const MAX_REPORTED_ISSUES = 10
 
+/** A schema keyword: strings that are not well-formed Unicode pass this schema (see above). */
+export const ACCEPT_ILL_FORMED = 'x-idm-accept-ill-formed'
+
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const validator = Compile(schema)
   const convert = httpPart !== 'body'
+  const wellFormed = (schema as Json)[ACCEPT_ILL_FORMED] !== true
   return (input: unknown) => {
     let value = input
     if (value !== null && typeof value === 'object') {
       if (convert) value = convertStrings(schema, value as Record<string, unknown>)
       value = Value.Default(schema, value)
     }
+    const illFormed = wellFormed ? illFormedAt(value, '') : null
+    if (illFormed !== null) return { error: [issue(illFormed, 'must be well-formed Unicode (no lone surrogate)', 'wellFormed')] }
     if (validator.Check(value)) return { value }
     return { error: normalizeIssues([...validator.Errors(value)] as unknown as RawIssue[]) }
   }
+}
+
+/** The JSON pointer of the first string or property name that is not well-formed Unicode, or null. */
+export function illFormedAt (value: unknown, path: string, depth = 0): string | null {
+  if (typeof value === 'string') return isWellFormed(value) ? null : path
+  if (value === null || typeof value !== 'object' || depth > 64) return null
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = illFormedAt(value[i], `${path}/${i}`, depth + 1)
+      if (found !== null) return found
+    }
+    return null
+  }
+  for (const [key, item] of Object.entries(value)) {
+    if (!isWellFormed(key)) return child(path, toWellFormed(key))
+    const found = illFormedAt(item, child(path, key), depth + 1)
+    if (found !== null) return found
+  }
+  return null
 }
 
 const INTEGER = /^-?(0|[1-9][0-9]*)$/

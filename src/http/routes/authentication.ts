@@ -6,13 +6,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { authenticate } from '../../commands/authentication.js'
 import { rememberDevice } from '../device-tokens.js'
+import { ACCEPT_ILL_FORMED } from '../plugins/validation.js'
 import { AccessTokenResponse, problemResponses } from '../schemas/common.js'
 import { caughtUp, commandContext, type RouteDeps } from './context.js'
 
+/** Ill-formed Unicode passes here: the use case answers it with the same 401 as any failed sign-in. */
 const Credentials = Type.Object({
   username: Type.String({ minLength: 1, maxLength: 256 }),
   password: Type.String({ minLength: 1, maxLength: 4096 })
-})
+}, { [ACCEPT_ILL_FORMED]: true })
 
 export const authenticationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   app.post('/authentication', {
