@@ -5,11 +5,7 @@
  *
  * Options: --quick (CI smoke: fewer users, shorter and single runs), --runs N, --seconds S,
  * --logins N (per login run, a multiple of 16 is fair to every connection),
-<<<<<<< HEAD
- * --users N, --events N, --only a,b (login, create-user, get-user, list, roles, sse, rebuild, peer, postgres),
-=======
- * --users N, --events N, --only a,b (login, get-user, list, roles, sse, sse-flood, rebuild, peer),
->>>>>>> ef8f4aa (Bench: sse-flood line, /health/live p99 with 25 catch-up and 1,000 idle streams open on the main instance's log)
+ * --users N, --events N, --only a,b (login, create-user, get-user, list, roles, sse, sse-flood, rebuild, peer, postgres),
  * --render (BENCHMARKS.md again from bench/results/latest.json), --keep (keep the temp directory), --env K=V (extra server environment, for experiments), --profile (servers run with --cpu-prof into bench/results/profiles).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'

@@ -138,7 +138,7 @@ export const CONFIG_VARIABLES: readonly Variable[] = [
   str('IDM_SEED_FILE', null, 'Optional JSON seed file applied on start.'),
   str('IDM_LOG_LEVEL', 'info', `Log level: ${LOG_LEVELS.join(', ')}.`,
     Type.Union(LOG_LEVELS.map((l) => Type.Literal(l))), `one of ${LOG_LEVELS.join(', ')}`),
-  str('IDM_TRUST_PROXY', 'false', 'Trust X-Forwarded-* from: false, true (any), a hop count, or a comma-separated list of addresses/CIDRs.',
+  str('IDM_TRUST_PROXY', 'false', 'Whose X-Forwarded-For/-Proto to believe (the client address of rate limits and sign-in events): false (nobody: clients connect directly), a hop count (the proxies in front, e.g. 1), or a comma-separated list of proxy addresses/CIDRs. true believes ANY peer, so any client can pick its own address and escape the per-address login limit; the service warns when it is set.',
     Type.String({ pattern: `^(true|false|[0-9]{1,3}|(${PROXY_ENTRY})(\\s*,\\s*(${PROXY_ENTRY}))*)$` }),
     'true, false, a hop count, or a comma-separated list of IP addresses/CIDRs'),
   str('IDM_CORS_ORIGINS', '', 'Comma-separated origins allowed by CORS (e.g. https://app.example.com), or *; empty turns CORS off.',

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { Gauge } from 'prom-client'
+import { Counter, Gauge } from 'prom-client'
 import { v7 as uuidv7 } from 'uuid'
 import { bootstrap, type BootstrapResult } from './commands/bootstrap.js'
 import { createCommands } from './commands/create.js'
@@ -64,6 +64,8 @@ export async function openService (config: Config, options: ServiceOptions = {})
   const clock = options.clock ?? (() => new Date())
   // Connection losses of a networked store are survived; they are logged once the app's logger exists.
   let reportStoreError = (_error: unknown): void => {}
+  /** Set once the app (its logger and metrics) exists; a lockout during bootstrap goes unreported. */
+  let reportAdminLockout: NonNullable<import('./commands/deps.js').CommandDeps['onAdminLockout']> = () => {}
   const store = await openEventStore(config.eventStore, { onError: (error) => reportStoreError(error) })
   const readModelPath = join(config.dataDir, 'read-model.db')
   let readModel = openReadModel(readModelPath)
@@ -85,7 +87,8 @@ export async function openService (config: Config, options: ServiceOptions = {})
       maxFailures: config.lockout.threshold,
       baseLockoutSeconds: config.lockout.baseSeconds,
       maxLockoutSeconds: config.lockout.maxSeconds
-    }
+    },
+    onAdminLockout: (lockout) => reportAdminLockout(lockout)
   })
   const booted = await bootstrap(commands, {
     adminUsername: config.admin.username,
@@ -124,6 +127,7 @@ export async function openService (config: Config, options: ServiceOptions = {})
     clock,
     ready: () => runner.state === 'running' && runner.caughtUp,
     waitForPosition: (position, timeoutMs) => runner.waitFor(position, timeoutMs),
+    headPosition: async () => await store.headPosition(),
     routes: [
       { plugin: authenticationRoutes, options: routeDeps },
       { plugin: usersRoutes, options: routeDeps },
@@ -139,6 +143,16 @@ export async function openService (config: Config, options: ServiceOptions = {})
       : undefined]
   })
   registerServiceMetrics(app, store, runner)
+  const adminLockouts = new Counter({
+    name: 'idm_admin_lockouts_total',
+    help: 'Lockouts of identity-admin accounts (failed sign-ins from clients that are not a trusted device of the account)',
+    registers: [app.metrics.registry]
+  })
+  reportAdminLockout = (lockout) => {
+    adminLockouts.inc()
+    app.log.warn({ userId: lockout.userId, username: lockout.username, lockedUntil: lockout.lockedUntil },
+      'an identity-admin account is locked out (sign-ins from its trusted devices still work; `idm users unlock` ends it)')
+  }
   reportStoreError = (err) => app.log.warn({ err }, 'event store connection lost; retrying')
 
   let closed = false

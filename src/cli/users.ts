@@ -58,6 +58,30 @@ async function createAdmin (options: AdminOptions): Promise<void> {
   })
 }
 
+/** Ends a lockout without a token: the operator's way back in when every admin is locked out. */
+async function unlock (username: string): Promise<void> {
+  const cfg = config()
+  const [{ v7: uuidv7 }, { unlockAccount }, { holderOf }, { normalizeUsername }, { DomainError }] = await Promise.all([
+    import('uuid'), import('../commands/authentication.js'), import('../commands/reservations.js'),
+    import('../domain/identity-values.js'), import('../domain/errors.js')
+  ])
+  let normalized: string
+  try {
+    normalized = normalizeUsername(username)
+  } catch (err) {
+    if (err instanceof DomainError) throw new CliError(`not a username: ${username}`)
+    throw err
+  }
+  await withStore(cfg, 'existing', async (store) => {
+    const deps = { store, clock: () => new Date(), newId: uuidv7 }
+    const userId = await holderOf(deps as never, 'username', normalized)
+    if (userId === null) throw new CliError(`no user ${normalized}`)
+    const ctx = { actor: { id: null, username: 'idm-cli' }, correlationId: `cli-${uuidv7()}`, commandId: uuidv7() }
+    const position = await unlockAccount(deps as never, userId, ctx)
+    process.stdout.write(position === null ? `${normalized} (${userId}) is not locked\n` : `unlocked ${normalized} (${userId})\n`)
+  })
+}
+
 export function usersCommand (program: Command): void {
   const users = program.command('users')
     .description('Users.')
@@ -72,4 +96,9 @@ export function usersCommand (program: Command): void {
     .option('--identification-type <code>', 'default CC')
     .option('--identification-number <number>', 'default ADMIN-<username>')
     .action(createAdmin)
+  users.command('unlock')
+    .argument('<username>', 'the account to unlock')
+    .description('End the lockout of an account, without a token (run it where the server\'s event store is: IDM_DATA_DIR / IDM_EVENTSTORE). ' +
+      'It is recorded as UserUnlocked by idm-cli; the server applies it at once.')
+    .action(unlock)
 }

@@ -6,7 +6,7 @@
  * their own).
  */
 import { createHash } from 'node:crypto'
-import { authDecider, isLocked, type AuthCommand } from '../domain/authentication.js'
+import { authDecider, isLocked, isLockedFor, type AuthCommand } from '../domain/authentication.js'
 import { DomainError } from '../domain/errors.js'
 import { streams } from '../domain/events.js'
 import { normalizeUsername } from '../domain/identity-values.js'
@@ -28,10 +28,20 @@ export interface Authenticated {
   readonly position: number | null
 }
 
+export interface Credentials {
+  readonly username: string
+  readonly password: string
+  /**
+   * The device id a verified idm_device cookie holds for an account (src/http/device-tokens.ts
+   * `deviceOf`): that device is not refused by a lockout that failures from elsewhere caused.
+   */
+  readonly deviceOf?: (userId: string) => string | null
+  /** Recorded on the attempt's event. */
+  readonly clientAddress?: string
+}
+
 /** Verifies the credentials; throws AuthenticationError (always the same) on any failure. */
-export async function authenticate (
-  deps: Commands, input: { username: string, password: string }, ctx: CommandContext
-): Promise<Authenticated> {
+export async function authenticate (deps: Commands, input: Credentials, ctx: CommandContext): Promise<Authenticated> {
   const username = safeNormalize(input.username)
   // Too long, or not well-formed Unicode (a lone surrogate): no password matches it, and it is
   // still verified against the hash, so the answer and its timing are those of a wrong password.
@@ -42,9 +52,10 @@ export async function authenticate (
     const authStream = user.status === 'none' ? streams.unknownAuth(sha256(username ?? input.username)) : streams.auth(user.userId)
     const now = deps.clock().toISOString()
     const auth = await lastAuthState(deps, authStream)
+    const deviceId = user.status === 'none' ? null : input.deviceOf?.(user.userId) ?? null
 
     let outcome: 'success' | 'invalid_credentials' | 'unknown_user' | 'inactive'
-    if (user.status === 'none' || isLocked(auth, now)) {
+    if (user.status === 'none' || isLockedFor(auth, deviceId, now)) {
       await deps.hasher.burn(password)
       outcome = user.status === 'none' ? 'unknown_user' : 'invalid_credentials'
     } else {
@@ -59,11 +70,17 @@ export async function authenticate (
         username: user.status === 'none' ? toWellFormed((username ?? input.username).slice(0, 256)) : user.username,
         outcome,
         now,
-        policy: deps.lockoutPolicy
+        policy: deps.lockoutPolicy,
+        deviceId,
+        ...(input.clientAddress === undefined ? {} : { clientAddress: input.clientAddress.slice(0, 64) })
       }
     }
     const actorCtx = { ...ctx, actor: user.status === 'none' ? ctx.actor : { id: user.userId, username: user.username } }
     const handled = await handleCommand(deps, authDecider, authStream, command, actorCtx)
+    const lockout = handled.events.find(event => event.type === 'UserLockedOut')
+    if (lockout !== undefined && user.status !== 'none' && user.roles.includes('identity-admin')) {
+      deps.onAdminLockout?.({ userId: user.userId, username: user.username, lockedUntil: String((lockout.data as { lockedUntil: string }).lockedUntil) })
+    }
     if (user.status === 'none' || handled.events.at(-1)?.type !== 'AuthenticationSucceeded') throw new AuthenticationError()
 
     if (deps.hasher.needsRehash(user.passwordHash)) {

@@ -21,6 +21,8 @@ export interface CommandDeps {
    * after this many seconds. Default 60.
    */
   readonly orphanReservationSeconds?: number
+  /** Told when an identity-admin's account is locked (the composition root logs and counts it). */
+  readonly onAdminLockout?: (lockout: { readonly userId: string, readonly username: string, readonly lockedUntil: string }) => void
 }
 
 /** What a write returns: the user it touched and how far the log got (for read-your-writes). */

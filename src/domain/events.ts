@@ -75,12 +75,28 @@ const AuthState = {
   failures: Type.Integer({ minimum: 0 }),
   /** Lockouts since the last success; the lockout window grows with it. */
   lockouts: Type.Integer({ minimum: 0 }),
-  lockedUntil: Nullable(Timestamp)
+  lockedUntil: Nullable(Timestamp),
+  /**
+   * Per-device lockout state of the devices (idm_device cookies) that failed lately: a trusted
+   * device's failures count toward its own limit, not the account's. Absent when none.
+   */
+  devices: Type.Optional(Type.Array(Type.Object({
+    deviceId: Uuid,
+    failures: Type.Integer({ minimum: 0 }),
+    lockouts: Type.Integer({ minimum: 0 }),
+    lockedUntil: Nullable(Timestamp)
+  }, { additionalProperties: false }), { maxItems: 16 }))
 }
-export const AuthenticationSucceeded = event('AuthenticationSucceeded', 1, { userId: Uuid, username: Type.String(), ...AuthState })
+/** Where an attempt came from: the device (a valid idm_device cookie) and the client address. */
+const AttemptOrigin = {
+  deviceId: Type.Optional(Uuid),
+  clientAddress: Type.Optional(Type.String({ maxLength: 64 }))
+}
+export const AuthenticationSucceeded = event('AuthenticationSucceeded', 1, { userId: Uuid, username: Type.String(), ...AuthState, ...AttemptOrigin })
 export const AuthenticationFailed = event('AuthenticationFailed', 1, {
   userId: Nullable(Uuid),
   username: Type.String({ maxLength: 256 }),
+  ...AttemptOrigin,
   reason: Type.Union([
     Type.Literal('invalid_credentials'),
     Type.Literal('unknown_user'),

@@ -6,6 +6,7 @@
  */
 import Fastify, {
   type FastifyBaseLogger,
+  type FastifyRequest,
   type FastifyInstance,
   type FastifyPluginAsync,
   type FastifyPluginOptions,
@@ -71,6 +72,8 @@ export interface AppDeps {
    * node has caught up (bounded by config.projectionWaitMs; 503 after that).
    */
   readonly waitForPosition?: (position: number, timeoutMs: number) => Promise<boolean>
+  /** The event store's head: an `x-idm-min-position` beyond it is a 400 at once. */
+  readonly headPosition?: () => Promise<number>
   /** info.version of the OpenAPI document. */
   readonly version?: string
 }
@@ -86,6 +89,17 @@ declare module 'fastify' {
 }
 
 export const API_PREFIX = '/v1'
+
+/** A bearer token this service signed (signature, iss, aud) and not expired; the user is not looked up. */
+async function hasValidToken (request: FastifyRequest, clock: () => Date): Promise<boolean> {
+  if (!/^Bearer\s/i.test(request.headers.authorization ?? '')) return false
+  try {
+    const claims = await request.jwtVerify<{ exp?: unknown }>()
+    return typeof claims.exp === 'number' && clock().getTime() / 1000 < claims.exp
+  } catch {
+    return false
+  }
+}
 
 export async function buildApp (deps: AppDeps): Promise<App> {
   const { config } = deps
@@ -108,6 +122,9 @@ export async function buildApp (deps: AppDeps): Promise<App> {
     routerOptions: { maxParamLength: 512 }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  if (trustProxy === true) {
+    app.log.warn('IDM_TRUST_PROXY=true trusts X-Forwarded-For from anyone who can reach this port: any client can then pick its own address, and so reset the per-address login limit. Set a hop count (e.g. 1) or the proxies\' addresses instead.')
+  }
   app.setValidatorCompiler(validatorCompiler)
   app.decorate('config', config)
   app.decorate('clock', clock)
@@ -125,16 +142,28 @@ export async function buildApp (deps: AppDeps): Promise<App> {
   await app.register(metricsPlugin, { ...deps.metrics, token: config.metricsToken })
   await app.register(rateLimitPlugin, { config })
   if (deps.waitForPosition !== undefined) {
-    // Before the auth hook: a token issued by another node names a user this node may not have yet.
+    // Before the auth hook: a token issued by another node names a user this node may not have
+    // yet. So the token's signature (iss, aud, exp) is checked here, and the credential lookup
+    // follows in the auth hook once this node has caught up. Only for authenticated callers of
+    // /v1 routes: anywhere else the header is ignored, so nobody holds a request open for free.
     const wait = deps.waitForPosition
+    const head = deps.headPosition
     app.addHook('onRequest', async (request) => {
       const header = request.headers['x-idm-min-position']
       if (header === undefined) return
+      const route = request.routeOptions.url
+      if (route === undefined || !route.startsWith(`${API_PREFIX}/`)) return
       if (typeof header !== 'string' || !/^\d{1,15}$/.test(header)) {
         throw problem.badRequest('x-idm-min-position must be a log position (a whole number).',
           [{ path: '/headers/x-idm-min-position', message: 'must be a whole number' }])
       }
-      if (!(await wait(Number(header), config.projectionWaitMs))) {
+      if (!(await hasValidToken(request, clock))) return
+      const position = Number(header)
+      if (head !== undefined && position > await head()) {
+        throw problem.badRequest('x-idm-min-position is beyond the last event in the log.',
+          [{ path: '/headers/x-idm-min-position', message: 'must be a position the log has reached' }])
+      }
+      if (!(await wait(position, config.projectionWaitMs))) {
         throw problem.unavailable('This node has not caught up to that position yet; retry shortly.', 1)
       }
     })

@@ -27,9 +27,12 @@ export const authenticationProjection: Projection = {
       }
       case 'UserUnlocked':
         return [sql('UPDATE users SET locked_until = NULL WHERE id = ?', dataOf<EventOf<'UserUnlocked'>['data']>(event).userId)]
-      case 'AuthenticationSucceeded':
-        return [sql('UPDATE users SET locked_until = NULL, last_login_at = ? WHERE id = ?',
-          occurredAt(event), dataOf<EventOf<'AuthenticationSucceeded'>['data']>(event).userId)]
+      case 'AuthenticationSucceeded': {
+        // A sign-in from a trusted device leaves a lockout that failures from elsewhere caused.
+        const d = dataOf<EventOf<'AuthenticationSucceeded'>['data']>(event)
+        return [sql('UPDATE users SET locked_until = ?, last_login_at = ? WHERE id = ?',
+          d.lockedUntil === null ? null : canonicalInstant(d.lockedUntil), occurredAt(event), d.userId)]
+      }
       default: return []
     }
   }

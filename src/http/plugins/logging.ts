@@ -84,8 +84,26 @@ export function loggerOptions (logger: boolean | Record<string, unknown> | undef
       ...formatters,
       log: (object: Record<string, unknown>) => scrubSecrets(theirs === undefined ? object : theirs(object)) as Record<string, unknown>
     },
-    redact: { paths: [...REDACT_PATHS, ...extra], censor: CENSOR }
+    redact: { paths: [...REDACT_PATHS, ...extra], censor: CENSOR },
+    serializers: { req: serializeRequest, ...(given.serializers as Record<string, unknown> | undefined) }
   } as FastifyServerOptions['logger']
+}
+
+/**
+ * The request as logged: the path without its query string (`?email=…`, `?q=…` are personal
+ * data), the route pattern, and the names of the query parameters sent.
+ */
+export function serializeRequest (request: FastifyRequest): Record<string, unknown> {
+  const url = request.url
+  const mark = url.indexOf('?')
+  return {
+    method: request.method,
+    url: mark === -1 ? url : url.slice(0, mark),
+    route: request.routeOptions?.url,
+    ...(mark === -1 ? {} : { query: [...new Set(new URLSearchParams(url.slice(mark + 1)).keys())] }),
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort
+  }
 }
 
 /** Fastify's request lines, one per request at info (see the file's comment). */

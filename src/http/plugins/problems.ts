@@ -129,7 +129,10 @@ export function sendProblem (reply: FastifyReply, resolved: ResolvedProblem): Fa
 }
 
 function logProblem (request: FastifyRequest, error: unknown, resolved: ResolvedProblem): void {
-  if (!resolved.expected) {
+  if (error instanceof HttpProblem && resolved.status >= 500) {
+    // Raised on purpose (the read model still catching up): worth a warning, not a stack.
+    request.log.warn({ status: resolved.status, detail: error.message }, 'request deferred')
+  } else if (!resolved.expected) {
     request.log.error({ err: error }, 'request failed')
   } else if (resolved.status !== 404) {
     const code = (error as { code?: unknown } | null)?.code

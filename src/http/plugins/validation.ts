@@ -204,13 +204,19 @@ export function closeObjects (schema: unknown): unknown {
   return copy
 }
 
+const NO_QUERY = Object.freeze({ type: 'object', properties: {}, additionalProperties: false })
+
 /**
- * onRoute: close the body schema (see closeObjects) and document the errors the shell itself
+ * onRoute: close the body and querystring schemas (see closeObjects) and document the errors the shell itself
  * produces for the route's request schemas (400; 413 and 415 with a body). Idempotent.
  */
 export function prepareRequestSchemas (route: RouteOptions): void {
-  const schema = route.schema
-  if (schema === undefined) return
+  // Under /v1 an unknown query parameter is a 400 like an unknown body property (a misspelled
+  // ?companyID= must not list every user): a route without a querystring schema takes none.
+  const api = route.url.startsWith('/v1/')
+  const given = route.schema ?? (api ? {} : undefined)
+  if (given === undefined) return
+  const schema = api && given.querystring === undefined ? { ...given, querystring: NO_QUERY } : given
   const hasBody = schema.body !== undefined
   const validated = hasBody || schema.querystring !== undefined || schema.params !== undefined || schema.headers !== undefined
   if (!validated) return
@@ -220,5 +226,10 @@ export function prepareRequestSchemas (route: RouteOptions): void {
     response[413] ??= problemResponse(413)
     response[415] ??= problemResponse(415)
   }
-  route.schema = { ...schema, ...(hasBody ? { body: closeObjects(schema.body) } : {}), response }
+  route.schema = {
+    ...schema,
+    ...(hasBody ? { body: closeObjects(schema.body) } : {}),
+    ...(schema.querystring === undefined ? {} : { querystring: closeObjects(schema.querystring) }),
+    response
+  }
 }

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { authenticate } from '../../commands/authentication.js'
-import { rememberDevice } from '../device-tokens.js'
+import { deviceOf, rememberDevice } from '../device-tokens.js'
 import { ACCEPT_ILL_FORMED } from '../plugins/validation.js'
 import { AccessTokenResponse, problemResponses } from '../schemas/common.js'
 import { caughtUp, commandContext, type RouteDeps } from './context.js'
@@ -29,7 +29,12 @@ export const authenticationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
     }
   }, async (request, reply) => {
     const ctx = commandContext(request, deps)
-    const user = await authenticate(deps.commands, request.body, ctx)
+    const user = await authenticate(deps.commands, {
+      ...request.body,
+      // A client that signed in to the account before passes a lockout caused elsewhere.
+      deviceOf: deviceOf(app.deviceTokens, request),
+      clientAddress: request.ip
+    }, ctx)
     // A session per sign-in; its refresh token belongs to the built-in public client idm-api.
     const signIn = await deps.oauth.signInApi({
       userId: user.userId,

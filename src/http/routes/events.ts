@@ -13,7 +13,7 @@
  *
  * A stream outlives the request that authorised it, so the token check is repeated before every
  * delivery and heartbeat (one primary-key lookup in the read model): a stream ends when its token
- * expires or its user is deactivated, locked, changes password or loses the role. The client's
+ * expires or its user is deactivated, changes password or loses the role (a lockout ends no stream). The client's
  * reconnect then gets the 401 it would get anywhere else.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
