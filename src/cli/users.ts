@@ -61,9 +61,10 @@ async function createAdmin (options: AdminOptions): Promise<void> {
 /** Ends a lockout without a token: the operator's way back in when every admin is locked out. */
 async function unlock (username: string): Promise<void> {
   const cfg = config()
-  const [{ v7: uuidv7 }, { unlockAccount }, { holderOf }, { normalizeUsername }, { DomainError }] = await Promise.all([
+  const [{ v7: uuidv7 }, { unlockAccount }, { holderOf }, { normalizeUsername }, { DomainError }, { createCommands }, { createPasswordHasher }, { passwordPolicy }] = await Promise.all([
     import('uuid'), import('../commands/authentication.js'), import('../commands/reservations.js'),
-    import('../domain/identity-values.js'), import('../domain/errors.js')
+    import('../domain/identity-values.js'), import('../domain/errors.js'), import('../commands/create.js'),
+    import('../commands/password-hasher.js'), import('../domain/password-policy.js')
   ])
   let normalized: string
   try {
@@ -73,11 +74,18 @@ async function unlock (username: string): Promise<void> {
     throw err
   }
   await withStore(cfg, 'existing', async (store) => {
-    const deps = { store, clock: () => new Date(), newId: uuidv7 }
-    const userId = await holderOf(deps as never, 'username', normalized)
+    const deps = createCommands({
+      store,
+      clock: () => new Date(),
+      newId: uuidv7,
+      hasher: await createPasswordHasher(cfg.scrypt),
+      passwordPolicy: passwordPolicy(cfg.password.minLength),
+      lockoutPolicy: { maxFailures: cfg.lockout.threshold, baseLockoutSeconds: cfg.lockout.baseSeconds, maxLockoutSeconds: cfg.lockout.maxSeconds }
+    })
+    const userId = await holderOf(deps, 'username', normalized)
     if (userId === null) throw new CliError(`no user ${normalized}`)
     const ctx = { actor: { id: null, username: 'idm-cli' }, correlationId: `cli-${uuidv7()}`, commandId: uuidv7() }
-    const position = await unlockAccount(deps as never, userId, ctx)
+    const position = await unlockAccount(deps, userId, ctx)
     process.stdout.write(position === null ? `${normalized} (${userId}) is not locked\n` : `unlocked ${normalized} (${userId})\n`)
   })
 }
