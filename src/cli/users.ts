@@ -1,6 +1,9 @@
 /** `idm users …`: user operations through the same use cases (and rules) as the API. */
 import type { Command } from 'commander'
 import { CliError, config, withStore } from './shared.js'
+import type { Commands } from '../commands/deps.js'
+import type { Config } from '../config.js'
+import type { EventStore } from '../eventstore/port.js'
 
 interface AdminOptions {
   username: string
@@ -14,22 +17,13 @@ interface AdminOptions {
 
 async function createAdmin (options: AdminOptions): Promise<void> {
   const cfg = config()
-  const [{ v7: uuidv7 }, { bootstrap }, { SYSTEM_ACTOR }, { createCommands }, { createPasswordHasher }, { registerUser, updateProfile },
-    { DomainError }, { passwordPolicy }, { ADMIN_ROLE }] = await Promise.all([
-    import('uuid'), import('../commands/bootstrap.js'), import('../commands/handler.js'), import('../commands/create.js'),
-    import('../commands/password-hasher.js'), import('../commands/users.js'), import('../domain/errors.js'),
-    import('../domain/password-policy.js'), import('../domain/user.js')
+  const [{ v7: uuidv7 }, { bootstrap }, { SYSTEM_ACTOR }, { registerUser, updateProfile }, { DomainError }, { ADMIN_ROLE }] = await Promise.all([
+    import('uuid'), import('../commands/bootstrap.js'), import('../commands/handler.js'), import('../commands/users.js'),
+    import('../domain/errors.js'), import('../domain/user.js')
   ])
   await withStore(cfg, 'create', async (store) => {
-    const deps = createCommands({
-      store,
-      clock: () => new Date(),
-      newId: uuidv7,
-      hasher: await createPasswordHasher(cfg.scrypt),
-      passwordPolicy: passwordPolicy(cfg.password.minLength),
-      lockoutPolicy: { maxFailures: cfg.lockout.threshold, baseLockoutSeconds: cfg.lockout.baseSeconds, maxLockoutSeconds: cfg.lockout.maxSeconds }
-    })
-    const ctx = { actor: { id: null, username: 'idm-cli' }, correlationId: `cli-${uuidv7()}`, commandId: uuidv7() }
+    const deps = await cliCommands(cfg, store)
+    const ctx = cliContext(uuidv7)
     const profile = (username: string) => ({
       email: options.email ?? `${username.replace(/@.*/, '')}@localhost.invalid`,
       firstName: options.firstName ?? 'Identity',
@@ -61,10 +55,9 @@ async function createAdmin (options: AdminOptions): Promise<void> {
 /** Ends a lockout without a token: the operator's way back in when every admin is locked out. */
 async function unlock (username: string): Promise<void> {
   const cfg = config()
-  const [{ v7: uuidv7 }, { unlockAccount }, { holderOf }, { normalizeUsername }, { DomainError }, { createCommands }, { createPasswordHasher }, { passwordPolicy }] = await Promise.all([
+  const [{ v7: uuidv7 }, { unlockAccount }, { holderOf }, { normalizeUsername }, { DomainError }] = await Promise.all([
     import('uuid'), import('../commands/authentication.js'), import('../commands/reservations.js'),
-    import('../domain/identity-values.js'), import('../domain/errors.js'), import('../commands/create.js'),
-    import('../commands/password-hasher.js'), import('../domain/password-policy.js')
+    import('../domain/identity-values.js'), import('../domain/errors.js')
   ])
   let normalized: string
   try {
@@ -74,17 +67,10 @@ async function unlock (username: string): Promise<void> {
     throw err
   }
   await withStore(cfg, 'existing', async (store) => {
-    const deps = createCommands({
-      store,
-      clock: () => new Date(),
-      newId: uuidv7,
-      hasher: await createPasswordHasher(cfg.scrypt),
-      passwordPolicy: passwordPolicy(cfg.password.minLength),
-      lockoutPolicy: { maxFailures: cfg.lockout.threshold, baseLockoutSeconds: cfg.lockout.baseSeconds, maxLockoutSeconds: cfg.lockout.maxSeconds }
-    })
+    const deps = await cliCommands(cfg, store)
     const userId = await holderOf(deps, 'username', normalized)
     if (userId === null) throw new CliError(`no user ${normalized}`)
-    const ctx = { actor: { id: null, username: 'idm-cli' }, correlationId: `cli-${uuidv7()}`, commandId: uuidv7() }
+    const ctx = cliContext(uuidv7)
     const position = await unlockAccount(deps, userId, ctx)
     process.stdout.write(position === null ? `${normalized} (${userId}) is not locked\n` : `unlocked ${normalized} (${userId})\n`)
   })
@@ -110,3 +96,20 @@ export function usersCommand (program: Command): void {
       'It is recorded as UserUnlocked by idm-cli; the server applies it at once.')
     .action(unlock)
 }
+
+/** The write side as the server builds it (same KDF, password and lockout policies), on the store the command opened. */
+async function cliCommands (cfg: Config, store: EventStore): Promise<Commands> {
+  const [{ v7: uuidv7 }, { createCommands }, { createPasswordHasher }, { passwordPolicy }] = await Promise.all([
+    import('uuid'), import('../commands/create.js'), import('../commands/password-hasher.js'), import('../domain/password-policy.js')
+  ])
+  return createCommands({
+    store,
+    clock: () => new Date(),
+    newId: uuidv7,
+    hasher: await createPasswordHasher(cfg.scrypt),
+    passwordPolicy: passwordPolicy(cfg.password.minLength),
+    lockoutPolicy: { maxFailures: cfg.lockout.threshold, baseLockoutSeconds: cfg.lockout.baseSeconds, maxLockoutSeconds: cfg.lockout.maxSeconds }
+  })
+}
+
+const cliContext = (newId: () => string) => ({ actor: { id: null, username: 'idm-cli' }, correlationId: `cli-${newId()}`, commandId: newId() })
