@@ -13,10 +13,9 @@ import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import Type from 'typebox'
 import type { Config } from '../../config.js'
-import type { SigningKeys } from '../keys.js'
 import { claimsFor, REQUIRED_CLAIMS, type IssuedToken, type TokenSubject } from '../auth/claims.js'
 import { isAllowed, type RouteAuth } from '../auth/policy.js'
-import { createAuthenticator, type ClientCheck, type CredentialLookup, type Principal, type SessionCheck } from '../auth/verification.js'
+import { createAuthenticator, type Principal, type VerificationOptions } from '../auth/verification.js'
 import { globalPlugin } from './global.js'
 import { problem } from './problems.js'
 
@@ -39,17 +38,8 @@ declare module 'fastify' {
   }
 }
 
-export interface AuthOptions {
+export interface AuthOptions extends VerificationOptions {
   readonly config: Config
-  readonly keys: SigningKeys
-  readonly credentials: CredentialLookup
-  readonly clock: () => Date
-  /** Verified-token cache size (0 disables). */
-  readonly tokenCacheSize?: number
-  /** When given, every token must name a live session of its user (`sid`). */
-  readonly sessions?: SessionCheck
-  /** When given, service-account tokens are accepted while their client is active. */
-  readonly clients?: ClientCheck
 }
 
 class UnknownKeyError extends Error {}
