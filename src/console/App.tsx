@@ -9,6 +9,7 @@ import { forgetCatalog } from './catalogs'
 import { Notice } from './components/Notice'
 import { accessOf, type Access, type User } from './model'
 import { Catalogs } from './pages/Catalogs'
+import { Clients } from './pages/Clients'
 import { LiveFeed } from './pages/LiveFeed'
 import { MyProfile } from './pages/MyProfile'
 import { SignIn } from './pages/SignIn'
@@ -97,6 +98,7 @@ function Shell ({ route, me, access, onSignOut, onSessionEnded }: ShellProps) {
           <ul>
             {access.read ? <li><a href={href('/users')} aria-current={current('users')}>Users</a></li> : null}
             {access.read ? <li><a href={href('/catalogs')} aria-current={current('catalogs')}>Catalogs</a></li> : null}
+            {access.read ? <li><a href={href('/clients')} aria-current={current('clients')}>OAuth clients</a></li> : null}
             {access.feed ? <li><a href={href('/feed')} aria-current={current('feed')}>Live feed</a></li> : null}
             <li><a href={href('/me')} aria-current={current('me')}>My profile</a></li>
             <li class="who">Signed in as <strong data-testid="whoami">{me.username}</strong></li>
@@ -117,11 +119,12 @@ function pageFor (route: Route, me: User, access: Access, onSessionEnded: (notic
     case 'home': return <p aria-busy="true">Opening…</p>
     case 'users': return access.read ? <UsersList access={access} /> : denied
     case 'user-new': return access.manage ? <UserCreate /> : denied
-    case 'user': return access.read ? <UserDetail id={route.id} access={access} /> : denied
+    case 'user': return access.read ? <UserDetail id={route.id} access={access} onOwnSessionEnded={onSessionEnded} /> : denied
     case 'history': return access.read ? <UserHistory id={route.id} /> : denied
     case 'catalogs': return access.read ? <Catalogs kind={route.kind} access={access} /> : denied
+    case 'clients': return access.read ? <Clients access={access} /> : denied
     case 'feed': return access.feed ? <LiveFeed access={access} onUnauthorized={() => onSessionEnded(ENDED)} /> : denied
-    case 'me': return <MyProfile me={me} onPasswordChanged={() => onSessionEnded('Your password was changed. Sign in with the new password.')} />
+    case 'me': return <MyProfile me={me} onPasswordChanged={() => onSessionEnded('Your password was changed. Sign in with the new password.')} onOwnSessionEnded={onSessionEnded} />
     case 'not-found': return <><h1 tabIndex={-1}>Page not found</h1><p><a href={href('/')}>Go to the start page</a></p></>
   }
 }

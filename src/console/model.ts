@@ -2,10 +2,16 @@
 
 import { ROLES } from '../domain/roles.js'
 import type { ProviderLinkView, UserView } from '../projections/user-view.js'
+import type { SessionView } from '../projections/sessions.js'
+import type { ClientView } from '../projections/clients.js'
 
 /** The user as the API returns it: the one declaration, src/projections/user-view.ts. */
 export type User = UserView
 export type ProviderLink = ProviderLinkView
+/** A session as GET /v1/users/{id}/sessions lists it: src/projections/sessions.ts. */
+export type Session = SessionView
+/** An OAuth client as /v1/clients returns it: src/projections/clients.ts. */
+export type OAuthClient = ClientView
 
 export interface CatalogEntry {
   id: string

@@ -16,6 +16,7 @@ export type Route =
   | { page: 'catalogs', kind: string | null }
   | { page: 'feed' }
   | { page: 'me' }
+  | { page: 'clients' }
   | { page: 'not-found' }
 
 export function parse (pathname: string): Route {
@@ -32,6 +33,7 @@ export function parse (pathname: string): Route {
   if (first === 'catalogs' && parts.length <= 2) return { page: 'catalogs', kind: second ?? null }
   if (first === 'feed' && parts.length === 1) return { page: 'feed' }
   if (first === 'me' && parts.length === 1) return { page: 'me' }
+  if (first === 'clients' && parts.length === 1) return { page: 'clients' }
   return { page: 'not-found' }
 }
 

@@ -31,6 +31,21 @@ export const session = {
     if (notice === undefined) storage()?.removeItem(NOTICE)
     else storage()?.setItem(NOTICE, notice)
   },
+  /**
+   * The session the console's token belongs to (its `sid` claim), to mark it in the sessions
+   * panel. Read from the token's payload without verifying it: the server verifies every call;
+   * this only decides which row says "this browser".
+   */
+  sessionId (): string | null {
+    const payload = session.token()?.split('.')[1]
+    if (payload === undefined) return null
+    try {
+      const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { sid?: unknown }
+      return typeof claims.sid === 'string' ? claims.sid : null
+    } catch {
+      return null
+    }
+  },
   /** The notice left by end(), read once. */
   takeNotice (): string | null {
     const value = storage()?.getItem(NOTICE) ?? null

@@ -1,7 +1,8 @@
 /**
  * Every signed-in user's own page: the profile as the service holds it (read-only: only an
  * administrator edits profiles) and the change-password form, which needs the current password.
- * A changed password ends every session of the user, this one included.
+ * A changed password ends every session of the user, this one included. The sessions panel lists
+ * the user's own sessions (this browser's marked), and ends one or all of them.
  */
 import { useState } from 'preact/hooks'
 import { call } from '../api'
@@ -9,9 +10,10 @@ import { TextField } from '../components/Field'
 import { Notice } from '../components/Notice'
 import { formFailure, type FieldErrors } from '../forms'
 import type { User } from '../model'
+import { SessionsPanel } from './Sessions'
 import { ProfileView } from './UserDetail'
 
-export function MyProfile ({ me, onPasswordChanged }: { me: User, onPasswordChanged: () => void }) {
+export function MyProfile ({ me, onPasswordChanged, onOwnSessionEnded }: { me: User, onPasswordChanged: () => void, onOwnSessionEnded: (notice: string) => void }) {
   return (
     <>
       <hgroup>
@@ -25,6 +27,7 @@ export function MyProfile ({ me, onPasswordChanged }: { me: User, onPasswordChan
         {me.companies.length === 0 ? null : <p>Companies: {me.companies.join(', ')}</p>}
         <p><small>To change these details, ask an identity administrator.</small></p>
       </section>
+      <SessionsPanel userId={me.id} canEnd onOwnSessionEnded={onOwnSessionEnded} />
       <ChangePassword me={me} onChanged={onPasswordChanged} />
     </>
   )

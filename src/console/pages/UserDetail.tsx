@@ -1,7 +1,8 @@
 /**
  * One user: profile (edited with If-Match, so an edit never overwrites someone else's newer
  * change unseen), status, roles, companies and providers, and an admin password reset. An auditor
- * sees the same page read-only: the write controls are not rendered at all.
+ * sees the same page read-only: the write controls are not rendered at all. The sessions panel
+ * lists the user's sessions; identity-admin may end one or all of them.
  */
 import { useEffect, useState } from 'preact/hooks'
 import { ApiError, call, describe, get } from '../api'
@@ -12,10 +13,11 @@ import { formatTime, fullName, type Access, type User } from '../model'
 import { href } from '../router'
 import { ProfileForm } from './ProfileForm'
 import { PasswordReset } from './PasswordReset'
+import { SessionsPanel } from './Sessions'
 
 type Message = { kind: 'ok' | 'error' | 'info', text: string } | null
 
-export function UserDetail ({ id, access }: { id: string, access: Access }) {
+export function UserDetail ({ id, access, onOwnSessionEnded }: { id: string, access: Access, onOwnSessionEnded: (notice: string) => void }) {
   const [user, setUser] = useState<User | null>(null)
   const [etag, setEtag] = useState<string | null>(null)
   const [loadError, setLoadError] = useState<string | null>(null)
@@ -114,6 +116,8 @@ export function UserDetail ({ id, access }: { id: string, access: Access }) {
           onAdd={(providerId, externalUserId) => void write(withUser('POST', `${base}/providers`, externalUserId === '' ? { providerId } : { providerId, externalUserId }), `Provider ${providerId} linked.`, 'provider')}
           onRemove={(providerId) => void write(withUser('DELETE', `${base}/providers/${encodeURIComponent(providerId)}`), `Provider ${providerId} unlinked.`, 'provider')} />
       </section>
+
+      <SessionsPanel userId={user.id} canEnd={access.manage} onOwnSessionEnded={onOwnSessionEnded} />
 
       {access.manage ? <PasswordReset user={user} /> : null}
       <p><small>Created {formatTime(user.createdAt)} · updated {formatTime(user.updatedAt)} · id <span class="mono">{user.id}</span></small></p>
