@@ -5,7 +5,7 @@
  *
  * Options: --quick (CI smoke: fewer users, shorter and single runs), --runs N, --seconds S,
  * --logins N (per login run, a multiple of 16 is fair to every connection),
- * --users N, --events N, --only a,b (login, create-user, get-user, list, roles, sse, sse-flood, rebuild, peer, postgres),
+ * --users N, --events N, --only a,b (login, create-user, get-user, list, roles, sse, sse-flood, refresh, client-credentials, session-check, rebuild, peer, postgres),
  * --render (BENCHMARKS.md again from bench/results/latest.json), --keep (keep the temp directory), --env K=V (extra server environment, for experiments), --profile (servers run with --cpu-prof into bench/results/profiles).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -24,11 +24,12 @@ import { PEER_COST, installPeer, measurePeer, startPeer } from './scenarios/peer
 import { bareRoute, bareRouteResult, LIST_PREFIXES, measureGetUser, measureListUsers, READ_CONNECTIONS, startBareFastify } from './scenarios/reads.js'
 import { measurePostgres } from './scenarios/postgres.js'
 import { measureRebuild } from './scenarios/rebuild.js'
+import { measureClientCredentials, measureRefresh, measureSessionCheck, TOKEN_CONNECTIONS } from './scenarios/sessions.js'
 import { EVENTS_PER_SECOND, measureSse, SUBSCRIBERS } from './scenarios/sse.js'
 import { floodShape, measureSseFlood } from './scenarios/sse-flood.js'
 import { measureRoles, WRITE_CONNECTIONS } from './scenarios/writes.js'
 
-const SCENARIOS = ['login', 'create-user', 'get-user', 'list', 'roles', 'sse', 'sse-flood', 'rebuild', 'peer', 'postgres'] as const
+const SCENARIOS = ['login', 'create-user', 'get-user', 'list', 'roles', 'sse', 'sse-flood', 'refresh', 'client-credentials', 'session-check', 'rebuild', 'peer', 'postgres'] as const
 
 function parseArgs (argv: readonly string[]) {
   const flag = (name: string): boolean => argv.includes(`--${name}`)
@@ -95,7 +96,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 log(`bench (${args.quick ? 'quick' : 'full'}): ${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverage.join(' ')}, data in ${root}`)
 
 try {
-  if (want('login') || want('create-user') || want('get-user') || want('list') || want('roles') || want('sse') || want('sse-flood')) {
+  if (want('login') || want('create-user') || want('get-user') || want('list') || want('roles') || want('sse') || want('sse-flood') || want('refresh') || want('client-credentials') || want('session-check')) {
     log(`main instance: ${args.users.toLocaleString('en-US')} users, default KDF cost (${costText(DEFAULT_COST)})`)
     const main: Instance = await openInstance({ name: 'main', root, users: args.users, cost: DEFAULT_COST, nodeArgs, env: args.env, log })
     cleanups.push(async () => await main.stop())
@@ -154,7 +155,7 @@ try {
     }
 
     let bare: Running | undefined
-    if (want('get-user') || want('list')) {
+    if (want('get-user') || want('list') || want('refresh') || want('client-credentials') || want('session-check')) {
       bare = await startBareFastify()
       cleanups.push(async () => await bare?.stop())
     }
@@ -247,6 +248,20 @@ try {
     if (want('sse-flood')) {
       log(`SSE flood: /health/live with ${floodShape(ctx).catchUp} catch-up and ${floodShape(ctx).idle} idle streams open`)
       rows.push(await measureSseFlood(ctx, main))
+    }
+    if (want('refresh') && bare !== undefined) {
+      log(`POST /oauth2/token grant_type=refresh_token, ${TOKEN_CONNECTIONS} connections, ${3 * TOKEN_CONNECTIONS} rotating sessions, ${ctx.seconds} s per run`)
+      rows.push(await measureRefresh(ctx, main, bare))
+    }
+    if (want('client-credentials') && bare !== undefined) {
+      log(`POST /oauth2/token grant_type=client_credentials, ${TOKEN_CONNECTIONS} connections, ${ctx.seconds} s per run`)
+      rows.push(await measureClientCredentials(ctx, main, bare))
+    }
+    // Last on the main instance: it restarts the server on the same files, alternating with and
+    // without the session check, and leaves it stopped.
+    if (want('session-check') && bare !== undefined) {
+      log(`GET /v1/users/{id} with and without the session check, ${READ_CONNECTIONS} connections, ${ctx.seconds} s per run, alternating`)
+      rows.push(await measureSessionCheck(ctx, main, bare, READ_CONNECTIONS, args.env))
     }
     await bare?.stop()
     await main.stop()

@@ -7,7 +7,7 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { DomainError } from './domain/errors.js'
-import { openService } from './service.js'
+import { openService, type ServiceOptions } from './service.js'
 
 export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config
@@ -23,11 +23,14 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
   await start(config)
 }
 
-/** Opens the service on `config`, listens, says where, and stops gracefully on SIGTERM/SIGINT. */
-export async function start (config: Config): Promise<void> {
+/**
+ * Opens the service on `config`, listens, says where, and stops gracefully on SIGTERM/SIGINT.
+ * `options` are for programmatic starts only (the benchmark's A/B entry); `npm start` passes none.
+ */
+export async function start (config: Config, options: ServiceOptions = {}): Promise<void> {
   let service
   try {
-    service = await openService(config)
+    service = await openService(config, options)
   } catch (err) {
     // On first start the admin is registered from IDM_ADMIN_USERNAME/IDM_ADMIN_PASSWORD: a rule
     // they break is a configuration error, said in one line that names the variable.

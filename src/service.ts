@@ -45,6 +45,12 @@ export interface ServiceOptions {
   readonly keys?: SigningKeys
   /** SSE heartbeat interval in milliseconds, overriding IDM_SSE_HEARTBEAT_SECONDS (tests). */
   readonly sseHeartbeatMs?: number
+  /**
+   * false: /v1 does not check that a token's session (`sid`) is live, as before sessions existed.
+   * Only for the benchmark's A/B line (bench/baselines/idm-without-session-check.mjs), which
+   * measures what the check costs; no configuration or environment variable reaches it.
+   */
+  readonly sessionCheck?: boolean
 }
 
 export interface Service {
@@ -120,7 +126,7 @@ export async function openService (config: Config, options: ServiceOptions = {})
     config,
     keys,
     credentials: { lookup: userId => getCredentialState(readModel.db, userId) },
-    sessions: oauth.sessions,
+    ...(options.sessionCheck === false ? {} : { sessions: oauth.sessions }),
     clients: oauth.clients,
     plugins: [{ plugin: oidcRoutes, options: { provider: oauth.provider, issuer: oauth.issuer } }],
     ...(options.logger === undefined ? {} : { logger: options.logger }),
