@@ -28,6 +28,9 @@ import { secretMatches } from '../commands/clients.js'
 import { getAccountState, liveSessionIds, staleSessions } from '../projections/sessions.js'
 import { API_CLIENT_ID, API_RESOURCE, API_SCOPE, createProvider } from './provider.js'
 import { TokenStore } from './token-store.js'
+import { jwtIntrospection } from './jwt-introspection.js'
+import { createTokenCheck } from '../http/auth/verification.js'
+import { getCredentialState } from '../projections/user-queries.js'
 
 export interface OAuthServiceDeps {
   readonly config: Config
@@ -106,6 +109,15 @@ export class OAuthService {
       const overlap = client.previousSecretExpiresAt !== null && Date.parse(client.previousSecretExpiresAt) > clock().getTime()
       return overlap && secretMatches(actual, client.previousSecretHash)
     } as never
+    // The JWT access tokens (which oidc-provider does not introspect) answered by the same
+    // checks as every /v1 request: src/oidc/jwt-introspection.ts.
+    this.provider.use(jwtIntrospection({
+      keys: deps.keys,
+      issuer: this.issuer,
+      audience: deps.config.token.audience,
+      clock,
+      check: createTokenCheck({ credentials: { lookup: userId => getCredentialState(deps.db, userId) }, sessions: this.sessions, clients: this.clients })
+    }))
     this.provider.use(async (ctx, next) => {
       await next()
       // A refresh grant that succeeded extends its session, recorded before the response leaves.

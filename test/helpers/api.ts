@@ -11,6 +11,7 @@ import addFormats from 'ajv-formats'
 import type { Response } from 'light-my-request'
 import type { Test } from 'tap'
 import type { UserView } from '../../src/projections/user-view.js'
+import type { ServiceOptions } from '../../src/service.js'
 import { ADMIN_PASSWORD, openTestService, type TestService } from './service.js'
 
 export { ADMIN_PASSWORD }
@@ -90,8 +91,8 @@ export function assertNoLeak (res: Response, passwords: Iterable<string>): void 
 }
 
 /** openTestService plus the leak guard, raw requests, an admin token and user fixtures. */
-export async function openApiService (t: Test, env: Record<string, string> = {}): Promise<ApiService> {
-  const svc = await openTestService(t, env)
+export async function openApiService (t: Test, env: Record<string, string> = {}, options: ServiceOptions = {}): Promise<ApiService> {
+  const svc = await openTestService(t, env, options)
   const passwords = new Set<string>([ADMIN_PASSWORD, PASSWORD, OTHER_PASSWORD])
   const remember = (body: unknown): void => {
     if (body === null || typeof body !== 'object') return

@@ -64,10 +64,45 @@ function refuse (request: FastifyRequest, reason: string): HttpProblem {
   return invalidToken()
 }
 
+export type TokenCheckOptions = Pick<VerificationOptions, 'credentials' | 'sessions' | 'clients'>
+
+/**
+ * What every signature-verified token must still pass, at `nowMs`: not expired, not before its
+ * time, and its subject still allowed — a user's credential state (`credentialRefusal`) and
+ * session, or a service account's client. Returns the principal, or the refusal's reason.
+ * Shared by the /v1 routes and RFC 7662 introspection (src/oidc/jwt-introspection.ts), so the
+ * two can never disagree about a token.
+ */
+export function createTokenCheck (options: TokenCheckOptions): (claims: AccessTokenClaims, nowMs: number) => Promise<Principal | string> {
+  const { credentials, sessions, clients } = options
+  return async function check (claims, nowMs) {
+    const now = nowMs / 1000
+    if (now >= claims.exp) return 'expired'
+    if (claims.nbf !== undefined && now < claims.nbf) return 'not yet valid'
+    if (claims.cv === undefined) {
+      // A service account: `sub` is the client, its roles are the client's current ones.
+      if (clients === undefined || claims.client_id !== claims.sub || claims.preferred_username !== undefined) return 'malformed claims'
+      const client = clients.active(claims.sub)
+      if (client === undefined) return 'client inactive'
+      return { userId: client.clientId, username: `client:${client.name}`, roles: [...client.roles] }
+    }
+    const state = await credentials.lookup(claims.sub)
+    const refusal = credentialRefusal(state, claims.cv, nowMs)
+    if (refusal !== null || state === null) return refusal ?? 'unknown user'
+    if (sessions !== undefined) {
+      // Signed out, revoked, expired, or ended by a security event: refused at once.
+      if (claims.sid === undefined) return 'no session'
+      if (sessions.live(claims.sid, nowMs)?.userId !== claims.sub) return 'session ended'
+    }
+    return { userId: state.userId, username: state.username, roles: [...state.roles] }
+  }
+}
+
 /** Returns `authenticate(request)`: the principal, or a 401 problem; memoized on the request. */
 export function createAuthenticator (options: VerificationOptions): (request: FastifyRequest) => Promise<Principal> {
-  const { keys, credentials, clock, sessions, clients } = options
+  const { keys, clock } = options
   const verified = new VerifiedTokens(options.tokenCacheSize ?? 10_000)
+  const check = createTokenCheck(options)
 
   async function verifiedClaims (request: FastifyRequest, header: string): Promise<AccessTokenClaims> {
     const cached = verified.get(header)
@@ -99,34 +134,12 @@ export function createAuthenticator (options: VerificationOptions): (request: Fa
       throw new HttpProblem(unauthorized('Bearer'))
     }
     const claims = await verifiedClaims(request, header)
-    const nowMs = clock().getTime()
-    const now = nowMs / 1000
-    if (now >= claims.exp) {
-      verified.delete(header)
-      throw refuse(request, 'expired')
+    const outcome = await check(claims, clock().getTime())
+    if (typeof outcome === 'string') {
+      if (outcome === 'expired') verified.delete(header)
+      throw refuse(request, outcome)
     }
-    if (claims.nbf !== undefined && now < claims.nbf) throw refuse(request, 'not yet valid')
-
-    if (claims.cv === undefined) {
-      // A service account: `sub` is the client, its roles are the client's current ones.
-      if (clients === undefined || claims.client_id !== claims.sub || claims.preferred_username !== undefined) throw refuse(request, 'malformed claims')
-      const client = clients.active(claims.sub)
-      if (client === undefined) throw refuse(request, 'client inactive')
-      const principal: Principal = { userId: client.clientId, username: `client:${client.name}`, roles: [...client.roles] }
-      request.principal = principal
-      return principal
-    }
-    const state = await credentials.lookup(claims.sub)
-    const refusal = credentialRefusal(state, claims.cv, nowMs)
-    if (refusal !== null || state === null) throw refuse(request, refusal ?? 'unknown user')
-    if (sessions !== undefined) {
-      // Signed out, revoked, expired, or ended by a security event: refused at once.
-      if (claims.sid === undefined) throw refuse(request, 'no session')
-      if (sessions.live(claims.sid, nowMs)?.userId !== claims.sub) throw refuse(request, 'session ended')
-    }
-
-    const principal: Principal = { userId: state.userId, username: state.username, roles: [...state.roles] }
-    request.principal = principal
-    return principal
+    request.principal = outcome
+    return outcome
   }
 }
