@@ -132,5 +132,12 @@ for (const [what, end] of ENDINGS) {
     t.equal(refused, protectedRoutes.length, `all ${protectedRoutes.length} protected /v1 routes answer 401 problem+json invalid_token`)
     t.same(await introspect(victim.refresh), { status: 200, body: { active: false } }, 'introspection of the refresh token: active false')
     t.same(await introspect(victim.access), { status: 200, body: { active: false } }, 'introspection of the access token (a JWT): active false')
+    const refreshed = await svc.app.inject({
+      method: 'POST',
+      url: '/oauth2/token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: victim.refresh, client_id: 'idm-api' }).toString()
+    })
+    t.match({ status: refreshed.statusCode, body: refreshed.json() }, { status: 400, body: { error: 'invalid_grant' } }, 'and its refresh token gets no new access token (RFC 6749 §5.2)')
   })
 }

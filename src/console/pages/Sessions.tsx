@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { call, describe, get, type Page } from '../api'
 import { Notice } from '../components/Notice'
-import { formatTime, type Session } from '../model'
+import { formatTime, type OAuthClient, type Session } from '../model'
 import { session as consoleSession } from '../session'
 
 const END_REASONS: Record<string, string> = {
@@ -25,7 +25,8 @@ const END_REASONS: Record<string, string> = {
 
 const METHODS: Record<string, string> = { pwd: 'password', otp: 'one-time code', mfa: 'two factors', hwk: 'security key', swk: 'passkey', user: 'user presence' }
 
-const clientLabel = (clientId: string): string => clientId === 'idm-api' ? 'API sign-in (idm-api)' : clientId
+const clientLabel = (clientId: string, names: ReadonlyMap<string, string>): string =>
+  clientId === 'idm-api' ? 'API sign-in (idm-api)' : names.has(clientId) ? `${names.get(clientId) ?? ''} (${clientId})` : clientId
 
 export interface SessionsPanelProps {
   userId: string
@@ -33,10 +34,13 @@ export interface SessionsPanelProps {
   canEnd: boolean
   /** This console's own session was ended: sign out, saying why. */
   onOwnSessionEnded: (notice: string) => void
+  /** The signed-in user may read /v1/clients (admin, auditor): show client names beside their ids. */
+  clientNames?: boolean
 }
 
-export function SessionsPanel ({ userId, canEnd, onOwnSessionEnded }: SessionsPanelProps) {
+export function SessionsPanel ({ userId, canEnd, onOwnSessionEnded, clientNames = false }: SessionsPanelProps) {
   const [sessions, setSessions] = useState<Session[] | null>(null)
+  const [names, setNames] = useState<ReadonlyMap<string, string>>(new Map())
   const [message, setMessage] = useState<{ kind: 'ok' | 'error', text: string } | null>(null)
   const [busy, setBusy] = useState(false)
   const [confirming, setConfirming] = useState(false)
@@ -51,6 +55,15 @@ export function SessionsPanel ({ userId, canEnd, onOwnSessionEnded }: SessionsPa
     }
   }
   useEffect(() => { void load() }, [userId])
+  useEffect(() => {
+    if (!clientNames) return
+    let live = true
+    // Names are a courtesy: without them the ids are shown, so a failure here is not reported.
+    get<Page<OAuthClient>>('/v1/clients').then(({ data }) => {
+      if (live) setNames(new Map(data.items.map((c) => [c.clientId, c.name])))
+    }, () => {})
+    return () => { live = false }
+  }, [clientNames])
 
   async function end (path: string, endsOwn: boolean, done: string): Promise<void> {
     setBusy(true)
@@ -106,7 +119,7 @@ export function SessionsPanel ({ userId, canEnd, onOwnSessionEnded }: SessionsPa
                           <tr key={s.id} data-session={s.id} data-current={mine ? 'true' : undefined}>
                             <td>{formatTime(s.startedAt)}{mine ? <><br /><strong class="current-session">This browser</strong></> : null}</td>
                             <td>{formatTime(s.lastRefreshedAt ?? s.startedAt)}</td>
-                            <td class="mono">{clientLabel(s.clientId)}</td>
+                            <td class="mono">{clientLabel(s.clientId, names)}</td>
                             <td>{s.amr.map((m) => METHODS[m] ?? m).join(', ')}</td>
                             <td class="mono">{s.clientAddress ?? '—'}</td>
                             <td><small>{s.userAgent ?? '—'}</small></td>

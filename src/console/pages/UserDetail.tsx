@@ -117,7 +117,7 @@ export function UserDetail ({ id, access, onOwnSessionEnded }: { id: string, acc
           onRemove={(providerId) => void write(withUser('DELETE', `${base}/providers/${encodeURIComponent(providerId)}`), `Provider ${providerId} unlinked.`, 'provider')} />
       </section>
 
-      <SessionsPanel userId={user.id} canEnd={access.manage} onOwnSessionEnded={onOwnSessionEnded} />
+      <SessionsPanel userId={user.id} canEnd={access.manage} onOwnSessionEnded={onOwnSessionEnded} clientNames={access.read} />
 
       {access.manage ? <PasswordReset user={user} /> : null}
       <p><small>Created {formatTime(user.createdAt)} · updated {formatTime(user.updatedAt)} · id <span class="mono">{user.id}</span></small></p>
