@@ -27,6 +27,7 @@ import { userAssociationsRoutes } from './http/routes/user-associations.js'
 import { clientsRoutes } from './http/routes/clients.js'
 import { sessionsRoutes } from './http/routes/sessions.js'
 import { usersRoutes } from './http/routes/users.js'
+import { interactionRoutes } from './oidc/interactions.js'
 import { oidcRoutes } from './oidc/mount.js'
 import { OAuthService } from './oidc/service.js'
 import { InvalidCursorError } from './projections/cursor.js'
@@ -128,7 +129,10 @@ export async function openService (config: Config, options: ServiceOptions = {})
     credentials: { lookup: userId => getCredentialState(readModel.db, userId) },
     ...(options.sessionCheck === false ? {} : { sessions: oauth.sessions }),
     clients: oauth.clients,
-    plugins: [{ plugin: oidcRoutes, options: { provider: oauth.provider, issuer: oauth.issuer } }],
+    plugins: [
+      { plugin: oidcRoutes, options: { provider: oauth.provider, issuer: oauth.issuer } },
+      { plugin: interactionRoutes, options: { ...routeDeps, provider: oauth.provider, issuer: oauth.issuer, stylesheet: oauth.stylesheet } }
+    ],
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     clock,
     ready: () => runner.state === 'running' && runner.caughtUp,

@@ -15,6 +15,16 @@ import type Provider from 'oidc-provider'
 
 export const OAUTH_PREFIX = '/oauth2'
 
+/** Host and X-Forwarded-Proto of the issuer on a request the provider reads (see oidcRoutes). */
+export function asIssuerRequest (raw: IncomingMessage, issuer: string): void {
+  const { host, protocol } = new URL(issuer)
+  const headers = raw.headers
+  headers.host = host
+  headers['x-forwarded-proto'] = protocol.slice(0, -1)
+  delete headers['x-forwarded-host']
+  delete headers['x-forwarded-port']
+}
+
 export interface OidcMountOptions {
   readonly provider: Provider
   /** The issuer: every URL the provider builds (discovery, redirects) starts with it. */
@@ -30,14 +40,9 @@ export async function oidcRoutes (app: FastifyInstance, options: OidcMountOption
   // oidc-provider builds its URLs from the request's origin; the issuer is the one public origin,
   // whatever Host a client (or a proxy) sent. The provider runs with `proxy` on and reads these
   // two headers, which are always ours: a client's X-Forwarded-* never reach it.
-  const { host, protocol } = new URL(options.issuer)
   const forward = async (request: FastifyRequest, reply: FastifyReply, url?: string): Promise<void> => {
     reply.hijack()
-    const headers = request.raw.headers
-    headers.host = host
-    headers['x-forwarded-proto'] = protocol.slice(0, -1)
-    delete headers['x-forwarded-host']
-    delete headers['x-forwarded-port']
+    asIssuerRequest(request.raw, options.issuer)
     if (url !== undefined) request.raw.url = url
     await handler(request.raw, reply.raw)
   }

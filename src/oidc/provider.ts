@@ -11,11 +11,12 @@
  * service account (client_credentials; `sub` is the client id).
  */
 import { createPrivateKey } from 'node:crypto'
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { Config } from '../config.js'
 import type { SigningKeys } from '../http/keys.js'
 import type { SessionIndex } from '../projections/session-index.js'
-import type { TokenStore } from './token-store.js'
+import { errorPage, escapeHtml, page, pageCsp } from './pages.js'
+import type { GrantSession, TokenStore } from './token-store.js'
 
 /** The resource indicator of the /v1 API: JWT access tokens are issued for it. */
 export const API_RESOURCE = 'urn:identity-manager:api'
@@ -49,7 +50,18 @@ export interface ProviderDeps {
   /** Secret for oidc-provider's signed cookies (derived from the signing key). */
   readonly cookieKeys: readonly string[]
   readonly clock: () => Date
+  /** The console's stylesheet for the sign-in pages (src/oidc/pages.ts), or null. */
+  readonly stylesheet: string | null
 }
+
+/** Where the sign-in pages live (src/oidc/interactions.ts). */
+export const INTERACTION_PREFIX = '/interaction'
+
+/** The client metadata property that marks a third-party client (consent step at sign-in). */
+export const THIRD_PARTY = 'urn:idm:third_party'
+
+/** What a finished sign-in page hands back with its login result (src/oidc/interactions.ts). */
+export interface SignInResult { readonly sessionId: string }
 
 const epoch = (d: Date): number => Math.floor(d.getTime() / 1000)
 
@@ -60,6 +72,64 @@ function liveSession (deps: ProviderDeps, sid: unknown, userId: string): boolean
   if (session === undefined || session.userId !== userId) return false
   const account = deps.accounts(userId)
   return account !== null && account.status === 'active' && account.credentialVersion === session.credentialVersion
+}
+
+/**
+ * The session the sign-in page started for this browser (oidc-provider's session cookie), when it
+ * still lives for the account the cookie is signed in as; a sign-in of this very request is
+ * recorded first.
+ */
+function browserSession (deps: ProviderDeps, ctx: KoaContextWithOIDC): GrantSession | undefined {
+  const session = ctx.oidc.session
+  const accountId = session?.accountId
+  if (session === undefined || accountId === undefined) return undefined
+  const signedIn = (ctx.oidc.result as { idm?: SignInResult } | undefined)?.idm
+  if (signedIn !== undefined && ctx.oidc.result?.login?.accountId === accountId) {
+    const live = deps.sessions.live(signedIn.sessionId, deps.clock().getTime())
+    deps.tokens.bindBrowser(session.uid, { sessionId: signedIn.sessionId, userId: accountId }, live === undefined ? null : Math.floor(live.expiresAt / 1000))
+  }
+  const bound = deps.tokens.sessionOfBrowser(session.uid)
+  if (bound === undefined || bound.userId !== accountId || !liveSession(deps, bound.sessionId, accountId)) return undefined
+  return bound
+}
+
+/** The grant of a signed-in browser for the client: SSO for first-party clients, consent for third-party ones. */
+async function loadExistingGrant (deps: ProviderDeps, ctx: KoaContextWithOIDC): Promise<InstanceType<Provider['Grant']> | undefined> {
+  const { client, session, provider } = ctx.oidc
+  if (client === undefined || session === undefined) return undefined
+  const bound = browserSession(deps, ctx)
+  // No live session behind the cookie: the login prompt asks for the password (see createProvider).
+  if (bound === undefined) return undefined
+  // One sid for every client of this browser: the session the sign-in page started. Tokens,
+  // codes and ID tokens carry it (includeSid below), so /v1 and logout find it.
+  session.sidFor(client.clientId, bound.sessionId)
+  const consented = ctx.oidc.result?.consent?.grantId as string | undefined
+  const grantId = consented ?? session.grantIdFor(client.clientId)
+  let grant = grantId === undefined ? undefined : await provider.Grant.find(grantId)
+  // A grant of an earlier session (this browser signed in again) is not carried over.
+  if (grant !== undefined && consented === undefined && deps.tokens.sessionOfGrant(grantId!)?.sessionId !== bound.sessionId) grant = undefined
+  if (grant !== undefined && grant.accountId !== bound.userId) grant = undefined
+  if (grant === undefined && (client as unknown as Record<string, unknown>)[THIRD_PARTY] !== true) {
+    // First-party clients (the platform's own apps) need no consent: everything they may ask for.
+    grant = new provider.Grant({ accountId: bound.userId, clientId: client.clientId })
+    grant.addOIDCScope('openid offline_access profile email')
+    grant.addResourceScope(API_RESOURCE, API_SCOPE)
+    await grant.save()
+  }
+  if (grant === undefined) return undefined
+  const live = deps.sessions.live(bound.sessionId, deps.clock().getTime())
+  deps.tokens.bindGrant(grant.jti, bound, live === undefined ? null : Math.floor(live.expiresAt / 1000))
+  return grant
+}
+
+/** The login prompt also asks again when the session behind the browser's cookie has ended. */
+function interactionsPolicy (deps: ProviderDeps): ReturnType<typeof interactionPolicy.base> {
+  const policy = interactionPolicy.base()
+  const login = policy.get('login')
+  if (login === undefined) throw new Error("oidc-provider's base policy has no login prompt")
+  login.checks.add(new interactionPolicy.Check('idm_session_ended', 'the sign-in session has ended',
+    (ctx: KoaContextWithOIDC) => ctx.oidc.session?.accountId !== undefined && browserSession(deps, ctx) === undefined))
+  return policy
 }
 
 export function createProvider (deps: ProviderDeps): Provider {
@@ -92,6 +162,14 @@ export function createProvider (deps: ProviderDeps): Provider {
     },
     // PKCE S256 for every authorization code, confidential clients included (OAuth 2.1).
     pkce: { required: () => true },
+    interactions: {
+      url: (_ctx, interaction) => `${INTERACTION_PREFIX}/${interaction.uid}`,
+      policy: interactionsPolicy(deps)
+    },
+    loadExistingGrant: async (ctx) => await loadExistingGrant(deps, ctx),
+    // A client allowed the refresh grant gets a refresh token with its code (no need for the
+    // offline_access scope, which oidc-provider drops unless prompt=consent): it dies with the session.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
     routes: {
       authorization: '/oauth2/authorize',
@@ -138,11 +216,38 @@ export function createProvider (deps: ProviderDeps): Provider {
       // A client revokes its own tokens only (RFC 7009 §2.1).
       revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          const redirect = ctx.oidc.params?.post_logout_redirect_uri
+          ctx.set('content-security-policy', pageCsp(typeof redirect === 'string' ? [redirect] : []))
+          ctx.set('cache-control', 'no-store')
+          ctx.type = 'html'
+          ctx.body = page({
+            title: 'Sign out',
+            stylesheet: deps.stylesheet,
+            // The form (with oidc-provider's xsrf token) carries no button: the one below names it.
+            body: `<h1>Sign out</h1>
+<p>Sign out of Identity Manager${ctx.oidc.client === undefined ? '' : ` and ${escapeHtml(ctx.oidc.client.clientName ?? ctx.oidc.client.clientId)}`}? Every application this browser signed in to is signed out.</p>
+${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button>`
+          })
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.set('content-security-policy', pageCsp())
+          ctx.type = 'html'
+          ctx.body = page({ title: 'Signed out', stylesheet: deps.stylesheet, body: '<h1>Signed out</h1>\n<p>You are signed out. You can close this window.</p>' })
+        }
+      },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => API_RESOURCE,
-        useGrantedResource: () => true,
+        // Every grant covers the API. At the token endpoint (RFC 8707): a token request that
+        // names it (`resource=urn:identity-manager:api`) gets the API's JWT; one without it gets
+        // the API's JWT too unless its scope has `openid`, in which case it gets the opaque
+        // access token for userinfo (oidc-provider serves userinfo only to tokens without an
+        // audience). idm-api and service accounts never ask for `openid`: API tokens.
+        defaultResource: (_ctx, _client, oneOf) => oneOf ?? API_RESOURCE,
+        useGrantedResource: () => false,
         getResourceServerInfo: (_ctx, resource) => {
           if (resource !== API_RESOURCE) throw new errors.InvalidTarget()
           return {
@@ -183,19 +288,17 @@ export function createProvider (deps: ProviderDeps): Provider {
       }
     },
     renderError: (ctx, out) => {
+      ctx.set('content-security-policy', pageCsp())
       ctx.type = 'html'
-      ctx.body = errorPage(String(out.error), typeof out.error_description === 'string' ? out.error_description : '')
+      ctx.body = errorPage(deps.stylesheet, 'Sign-in error', typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.', String(out.error))
     }
   }
   const provider = new Provider(deps.issuer, configuration)
   // X-Forwarded-Proto and Host are set by src/oidc/mount.ts from the issuer, never by a client.
   provider.proxy = true
+  // Codes, tokens and ID tokens carry `sid` for every client, not only for back-channel logout
+  // clients (oidc-provider's rule): the API checks it on every request, and it is the session
+  // the sign-in page started (set per client in loadExistingGrant).
+  provider.Client.prototype.includeSid = function includeSid () { return true }
   return provider
-}
-
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
-
-function errorPage (error: string, description: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head>
-<body><main><h1>Something went wrong</h1><p><code>${escapeHtml(error)}</code></p><p>${escapeHtml(description)}</p></main></body></html>`
 }

@@ -27,6 +27,7 @@ import type { ClientRecord } from '../projections/clients.js'
 import { secretMatches } from '../commands/clients.js'
 import { getAccountState, liveSessionIds, staleSessions } from '../projections/sessions.js'
 import { API_CLIENT_ID, API_RESOURCE, API_SCOPE, createProvider } from './provider.js'
+import { consoleStylesheet } from './pages.js'
 import { TokenStore } from './token-store.js'
 import { jwtIntrospection } from './jwt-introspection.js'
 import { createTokenCheck } from '../http/auth/verification.js'
@@ -42,6 +43,8 @@ export interface OAuthServiceDeps {
   readonly tokenStorePath: string
   readonly clock: () => Date
   readonly log?: (err: unknown, msg: string) => void
+  /** The console's stylesheet for the sign-in pages; default: found in the console build. */
+  readonly stylesheet?: string | null
 }
 
 export interface ApiSignIn {
@@ -62,6 +65,8 @@ export class OAuthService {
   readonly sessions: SessionIndex
   readonly clients: ClientDirectory
   readonly issuer: string
+  /** The console's stylesheet the sign-in pages link, or null (no console build). */
+  readonly stylesheet: string | null
   readonly #deps: OAuthServiceDeps
   readonly #unsubscribe: () => void
   #subscription: Subscription | null = null
@@ -70,6 +75,7 @@ export class OAuthService {
   constructor (deps: OAuthServiceDeps) {
     this.#deps = deps
     this.issuer = deps.config.token.issuer
+    this.stylesheet = deps.stylesheet === undefined ? consoleStylesheet() : deps.stylesheet
     this.tokens = new TokenStore(deps.tokenStorePath)
     this.sessions = new SessionIndex(deps.db)
     this.clients = new ClientDirectory(deps.db)
@@ -88,7 +94,8 @@ export class OAuthService {
       accounts: userId => getAccountState(deps.db, userId),
       clientRoles: clientId => this.clients.active(clientId)?.roles ?? null,
       cookieKeys: [createHash('sha256').update('idm-oidc-cookies\0').update(deps.keys.activePrivateKeyPem()).digest('base64url')],
-      clock: deps.clock
+      clock: deps.clock,
+      stylesheet: this.stylesheet
     })
     this.tokens.hooks = {
       onGrantRevoked: async (grant, reason) => { await this.#end(grant.userId, grant.sessionId, reason, systemContext()) },
@@ -120,6 +127,17 @@ export class OAuthService {
     }))
     this.provider.use(async (ctx, next) => {
       await next()
+      // RP-initiated logout: the browser's session ends (SessionRevoked, sign_out) before the
+      // redirect leaves, whether or not a grant was revoked with it (oidc-provider keeps grants
+      // of offline_access tokens), and with it every token of every client it signed in to.
+      if (ctx.oidc?.route === 'end_session_confirm' && ctx.status === 303 && ctx.oidc.params?.logout !== undefined) {
+        const uid = ctx.oidc.session?.uid
+        const bound = uid === undefined ? undefined : this.tokens.sessionOfBrowser(uid)
+        if (uid !== undefined && bound !== undefined) {
+          await this.#end(bound.userId, bound.sessionId, 'sign_out', systemContext())
+          this.tokens.forgetBrowser(uid)
+        }
+      }
       // A refresh grant that succeeded extends its session, recorded before the response leaves.
       if (ctx.oidc?.route === 'token' && ctx.status === 200 && ctx.oidc.params?.grant_type === 'refresh_token') {
         const token = ctx.oidc.entities.RefreshToken as { sid?: string, accountId?: string } | undefined
@@ -176,6 +194,15 @@ export class OAuthService {
       gty: 'password'
     } as never)
     return { sessionId: session.sessionId, refreshToken: await refreshToken.save(), position: session.position }
+  }
+
+  /**
+   * The sign-in page: a browser session, shared by every client this browser then signs in to
+   * (the login result carries its id; loadExistingGrant in provider.ts binds it to the browser).
+   */
+  async signInBrowser (input: StartSessionInput, ctx: CommandContext): Promise<{ sessionId: string, position: number | null }> {
+    const session = await startSession(this.#deps.sessionDeps, input, ctx)
+    return { sessionId: session.sessionId, position: session.position }
   }
 
   /** Ends one session and drops its stored tokens. */

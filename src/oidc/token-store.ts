@@ -66,13 +66,39 @@ export class TokenStore {
         expires_at INTEGER
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS grant_sessions_session ON grant_sessions (session_id);
+      CREATE TABLE IF NOT EXISTS browser_sessions (
+        session_uid TEXT PRIMARY KEY NOT NULL,
+        session_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        expires_at INTEGER
+      ) WITHOUT ROWID;
     `)
   }
 
   /** Ties a grant to one of our sessions: revoking the grant ends it, ending it revokes the grant. */
   bindGrant (grantId: string, session: GrantSession, expiresAt: number | null): void {
-    this.db.prepare('INSERT INTO grant_sessions (grant_id, session_id, user_id, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (grant_id) DO NOTHING')
+    this.db.prepare(`INSERT INTO grant_sessions (grant_id, session_id, user_id, expires_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (grant_id) DO UPDATE SET session_id = excluded.session_id, user_id = excluded.user_id, expires_at = excluded.expires_at`)
       .run(grantId, session.sessionId, session.userId, expiresAt)
+  }
+
+  /**
+   * Ties oidc-provider's browser session (its `uid`, stable for the cookie's life) to the session
+   * the sign-in page started: every client this browser signs in to gets that one `sid` (SSO).
+   */
+  bindBrowser (sessionUid: string, session: GrantSession, expiresAt: number | null): void {
+    this.db.prepare(`INSERT INTO browser_sessions (session_uid, session_id, user_id, expires_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (session_uid) DO UPDATE SET session_id = excluded.session_id, user_id = excluded.user_id, expires_at = excluded.expires_at`)
+      .run(sessionUid, session.sessionId, session.userId, expiresAt)
+  }
+
+  sessionOfBrowser (sessionUid: string): GrantSession | undefined {
+    const row = this.db.prepare('SELECT session_id, user_id FROM browser_sessions WHERE session_uid = ?').get(sessionUid) as { session_id: string, user_id: string } | undefined
+    return row === undefined ? undefined : { sessionId: row.session_id, userId: row.user_id }
+  }
+
+  forgetBrowser (sessionUid: string): void {
+    this.db.prepare('DELETE FROM browser_sessions WHERE session_uid = ?').run(sessionUid)
   }
 
   sessionOfGrant (grantId: string): GrantSession | undefined {
@@ -98,6 +124,7 @@ export class TokenStore {
   sweep (now = epoch()): number {
     const n = this.db.prepare('DELETE FROM oauth_store WHERE expires_at IS NOT NULL AND expires_at < ?').run(now).changes
     this.db.prepare('DELETE FROM grant_sessions WHERE expires_at IS NOT NULL AND expires_at < ?').run(now)
+    this.db.prepare('DELETE FROM browser_sessions WHERE expires_at IS NOT NULL AND expires_at < ?').run(now)
     return n
   }
 

@@ -3,21 +3,10 @@
  * issuer must equal the URL), client credentials, the refresh grant of the built-in public client
  * with rotation and reuse detection, introspection and revocation.
  */
-import { createServer } from 'node:net'
 import * as oidc from 'openid-client'
 import t from 'tap'
 import { openApiService, PASSWORD } from '../helpers/api.js'
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => { resolve(port) })
-    })
-  })
-}
+import { freePort } from './rp.js'
 
 const port = await freePort()
 const issuer = `http://127.0.0.1:${port}`
