@@ -4,8 +4,9 @@
  * client it signs in to. Keeping all of a user's sessions in one stream makes "end every session
  * of this user" (deactivation, password change or reset) one decision and one append.
  *
- * Only live sessions stay in the state: an ended or expired one is dropped, so the state does not
- * grow with the user's history. Deadlines are ISO instants decided by the caller's policy; `now`
+ * Only live sessions stay in the state: an ended one is dropped, and the next sign-in ends (with
+ * an event, reason `expired`) every one that expired meanwhile, so the state does not grow with
+ * the user's history. Deadlines are ISO instants decided by the caller's policy; `now`
  * arrives with each command.
  */
 import type { Decider } from './decider.js'
@@ -62,7 +63,13 @@ function decide (command: SessionCommand, state: SessionsState): SessionEvent[] 
       const start = ms(now)
       const expiresAt = at(start + lifetimes.absoluteSeconds * 1000)
       const idleExpiresAt = at(Math.min(start + lifetimes.idleSeconds * 1000, ms(expiresAt)))
-      return [{ type: 'SessionStarted', data: { ...rest, amr: [...amr], idleExpiresAt, expiresAt } }]
+      // Sessions that expired since the last sign-in are ended first, as events: the state keeps
+      // only live sessions (a client that signs in again and again without signing out does
+      // not grow it), and the log says when each ended.
+      const expired: SessionEvent[] = [...state.live.values()]
+        .filter(session => !isLive(session, now))
+        .map(session => ({ type: 'SessionRevoked', data: { sessionId: session.sessionId, userId: rest.userId, reason: 'expired' } }))
+      return [...expired, { type: 'SessionStarted', data: { ...rest, amr: [...amr], idleExpiresAt, expiresAt } }]
     }
     case 'RefreshSession': {
       const { sessionId, userId, now, lifetimes } = command.data

@@ -29,8 +29,10 @@ export const sessionsProjection: Projection = {
       }
       case 'SessionRevoked': {
         const d = dataOf<EventOf<'SessionRevoked'>['data']>(event)
-        return [sql("UPDATE sessions SET status = 'ended', end_reason = ?, ended_at = ?, position = ? WHERE id = ?",
-          d.reason, at, event.position, d.sessionId)]
+        // An expired session ended when its deadline passed, not when the next sign-in noticed it.
+        return [sql(`UPDATE sessions SET status = 'ended', end_reason = ?,
+          ended_at = CASE WHEN ? = 'expired' THEN min(idle_expires_at, expires_at, ?) ELSE ? END, position = ? WHERE id = ?`,
+          d.reason, d.reason, canonicalInstant(at), at, event.position, d.sessionId)]
       }
       default: return []
     }

@@ -4,7 +4,7 @@
  * security events end every session of the user.
  */
 import t from 'tap'
-import { openApiService, PASSWORD, OTHER_PASSWORD, type ApiService } from '../helpers/api.js'
+import { ADMIN_PASSWORD, openApiService, PASSWORD, OTHER_PASSWORD, type ApiService } from '../helpers/api.js'
 
 interface TokenBody { access_token: string, refresh_token?: string, token_type: string, expires_in: number, scope?: string, error?: string }
 
@@ -157,3 +157,22 @@ async function waitFor (check: () => Promise<boolean>, ms = 5000): Promise<void>
     await new Promise(resolve => setTimeout(resolve, 20))
   }
 }
+
+t.test('sessions that expired are ended by an event at the next sign-in, with their deadline as endedAt', async (t) => {
+  let now = Date.now()
+  const svc = await openApiService(t, { IDM_SESSION_IDLE_SECONDS: '3600' }, { clock: () => new Date(now) })
+  const user = await svc.createUser()
+  const first = claimsOf((await signIn(svc, user.username)).access_token).sid as string
+  // The admin signs in afresh each time: the clock jumps past every access token's lifetime.
+  const sessions = async () => (await svc.call('GET', `/v1/users/${user.id}/sessions`, { token: await svc.login('admin', ADMIN_PASSWORD) })).json().items as Array<Record<string, unknown>>
+  const deadline = (await sessions()).find(s => s.id === first)!.idleExpiresAt as string
+  now += 2 * 3600 * 1000
+  const before = (await svc.store.readAll({ limit: 1e6 })).filter(e => e.type === 'SessionRevoked').length
+  const second = claimsOf((await signIn(svc, user.username)).access_token).sid as string
+  const revoked = (await svc.store.readAll({ limit: 1e6 })).filter(e => e.type === 'SessionRevoked')
+  t.equal(revoked.length, before + 1, 'one SessionRevoked more')
+  t.match(revoked.at(-1)!.data, { sessionId: first, reason: 'expired' })
+  const listed = await sessions()
+  t.match(listed.find(s => s.id === first), { status: 'ended', endReason: 'expired', endedAt: deadline }, 'ended at its idle deadline, not at the sign-in that noticed')
+  t.match(listed.find(s => s.id === second), { status: 'active' })
+})
