@@ -60,12 +60,12 @@ export function page (options: PageOptions): string {
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <meta name="color-scheme" content="light">
-  <meta name="referrer" content="no-referrer">
+  <meta name="referrer" content="same-origin">
   <title>${escapeHtml(options.title)} · Identity Manager</title>
   <link rel="icon" href="data:,">${style}
 </head>
 <body>
-<main class="container">
+<main class="container sign-in">
 <article>
 ${options.body}
 </article>

@@ -76,15 +76,8 @@ export interface ConsoleHarness {
   screenshot (page: Page, name: string, options?: { fullPage?: boolean }): Promise<string>
 }
 
-export async function openConsoleHarness (t: Test): Promise<ConsoleHarness> {
-  ensureConsoleBuilt(t)
-  // The service is opened after the build: the console plugin lists the built files at start-up.
-  const svc = await openApiService(t)
-  await svc.app.listen({ host: '127.0.0.1', port: 0 })
-  const address = svc.app.server.address()
-  if (address === null || typeof address === 'string') throw new Error('the service is not listening on a TCP port')
-  const base = `http://127.0.0.1:${address.port}`
-
+/** Debian's Chromium, headless, in a fresh profile removed when the test ends. */
+export async function launchChromium (t: Test): Promise<BrowserContext> {
   const profile = mkdtempSync(join(tmpdir(), 'idm-chromium-'))
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -102,6 +95,19 @@ export async function openConsoleHarness (t: Test): Promise<ConsoleHarness> {
     await context.close()
     rmSync(profile, { recursive: true, force: true })
   })
+  return context
+}
+
+export async function openConsoleHarness (t: Test): Promise<ConsoleHarness> {
+  ensureConsoleBuilt(t)
+  // The service is opened after the build: the console plugin lists the built files at start-up.
+  const svc = await openApiService(t)
+  await svc.app.listen({ host: '127.0.0.1', port: 0 })
+  const address = svc.app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('the service is not listening on a TCP port')
+  const base = `http://127.0.0.1:${address.port}`
+
+  const context = await launchChromium(t)
   mkdirSync(SCREENSHOTS, { recursive: true })
 
   const newPage = async (): Promise<Page> => {
