@@ -52,6 +52,18 @@ export interface Config {
     readonly secretOverlapSeconds: number
     readonly authorizationCodeTtlSeconds: number
   }
+  readonly mfa: {
+    /** Roles whose holders must enrol a second factor before anything else; empty: nobody. */
+    readonly requiredRoles: readonly string[]
+    /** How recent a second factor the step-up operations need; 0: step-up off. */
+    readonly stepUpSeconds: number
+    /** Lifetime of the mfa_token between the two steps of a sign-in. */
+    readonly tokenTtlSeconds: number
+    /** The operator key file that seals TOTP secrets (src/commands/secret-box.ts). */
+    readonly keyFile: string
+    /** The issuer authenticator apps show. */
+    readonly totpIssuer: string
+  }
   readonly projectionWaitMs: number
   readonly seedFile: string | null
   readonly logLevel: LogLevel
@@ -124,6 +136,13 @@ export const CONFIG_VARIABLES: readonly Variable[] = [
   int('IDM_SESSION_MAX_SECONDS', 60, 31536000, 2592000, 'No session lives longer than this, however often it is refreshed (default 30 days).'),
   int('IDM_CLIENT_SECRET_OVERLAP_SECONDS', 0, 2592000, 86400, 'After a client secret is rotated, the old one keeps working this many seconds (default 1 day).'),
   int('IDM_AUTHORIZATION_CODE_TTL', 10, 600, 60, 'Lifetime of an authorization code, in seconds.'),
+  str('IDM_MFA_REQUIRED_ROLES', 'identity-admin', 'Comma-separated roles whose holders must enrol a second factor (TOTP) before they can do anything else; set it to the empty string for nobody. Roles the catalog marks mfaRequired are added to these.',
+    Type.String({ pattern: '^$|^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\\s*,\\s*[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$', maxLength: 4096 }), 'empty, or a comma-separated list of role ids'),
+  int('IDM_STEP_UP_SECONDS', 0, 86400, 300, 'Assigning identity-admin, resetting another user\'s password or factors, and rotating a client secret need a second factor proved within this many seconds (RFC 9470 step-up). 0 turns step-up off.'),
+  int('IDM_MFA_TOKEN_TTL', 30, 900, 300, 'Lifetime of the mfa_token between the password and the second factor of a sign-in, in seconds.'),
+  str('IDM_MFA_KEY_FILE', null, 'Operator key file that seals TOTP secrets in the event log (AES-256-GCM; one `<kid> <base64url key>` per line, the first seals, all open). Default <data dir>/mfa-keys, generated (mode 0600) on first start. Rotate by putting a new line first; keep the old ones.'),
+  str('IDM_TOTP_ISSUER', 'Identity Manager', 'The issuer name authenticator apps show beside the account (otpauth:// URI).',
+    Type.String({ minLength: 1, maxLength: 100, pattern: '^[^:]+$' }), 'a name of 1 to 100 characters without a colon'),
   int('IDM_SCRYPT_LOGN', 10, 22, 17, 'scrypt cost: log2 of N for new password hashes (17 is OWASP\'s N=2^17).'),
   int('IDM_SCRYPT_R', 1, 32, 8, 'scrypt block size r.'),
   int('IDM_SCRYPT_P', 1, 16, 1, 'scrypt parallelisation p.'),
@@ -152,6 +171,7 @@ export const CONFIG_VARIABLES: readonly Variable[] = [
 ]
 
 const INT = /^-?[0-9]+$/
+const EMPTY_IS_A_VALUE = new Set(['IDM_MFA_REQUIRED_ROLES'])
 const SECRETS = new Set(['IDM_ADMIN_PASSWORD', 'IDM_METRICS_TOKEN'])
 const schema = Type.Object(Object.fromEntries(CONFIG_VARIABLES.map((v) => [v.name, Type.Optional(v.schema)])))
 const check = Compile(schema)
@@ -166,6 +186,8 @@ export function loadConfig (env: Readonly<Record<string, string | undefined>>): 
   const input: Record<string, string | number> = {}
   for (const v of CONFIG_VARIABLES) {
     const raw = env[v.name]?.trim()
+    // An empty list of MFA roles is a choice (nobody), not a missing value.
+    if (raw === '' && EMPTY_IS_A_VALUE.has(v.name)) input[v.name] = ''
     if (raw === undefined || raw === '') continue
     input[v.name] = v.kind === 'int' && INT.test(raw) ? Number(raw) : raw
   }
@@ -252,6 +274,13 @@ function build (input: Record<string, string | number>): Config {
     oauth: {
       secretOverlapSeconds: n('IDM_CLIENT_SECRET_OVERLAP_SECONDS'),
       authorizationCodeTtlSeconds: n('IDM_AUTHORIZATION_CODE_TTL')
+    },
+    mfa: {
+      requiredRoles: list(s('IDM_MFA_REQUIRED_ROLES')),
+      stepUpSeconds: n('IDM_STEP_UP_SECONDS'),
+      tokenTtlSeconds: n('IDM_MFA_TOKEN_TTL'),
+      keyFile: optional('IDM_MFA_KEY_FILE') ?? join(dataDir, 'mfa-keys'),
+      totpIssuer: s('IDM_TOTP_ISSUER')
     },
     projectionWaitMs: n('IDM_PROJECTION_WAIT_MS'),
     seedFile: optional('IDM_SEED_FILE'),

@@ -26,6 +26,7 @@ import { eventsRoutes } from './http/routes/events.js'
 import { userAssociationsRoutes } from './http/routes/user-associations.js'
 import { clientsRoutes } from './http/routes/clients.js'
 import { sessionsRoutes } from './http/routes/sessions.js'
+import { mfaRoutes } from './http/routes/mfa.js'
 import { usersRoutes } from './http/routes/users.js'
 import { interactionRoutes } from './oidc/interactions.js'
 import { oidcRoutes } from './oidc/mount.js'
@@ -36,6 +37,7 @@ import { createProjectionRunner, type ProjectionRunner } from './projections/run
 import { openReadModel, type ReadModel } from './projections/schema.js'
 import { getCredentialState } from './projections/user-queries.js'
 import { readSeedFile } from './seed-file.js'
+import { loadOrCreateSecretBox } from './commands/secret-box.js'
 
 export interface ServiceOptions {
   /** pino options, or false for silence (tests). */
@@ -116,8 +118,10 @@ export async function openService (config: Config, options: ServiceOptions = {})
     clock
   })
   await oauth.start()
+  const secretBox = loadOrCreateSecretBox(config.mfa.keyFile)
   const routeDeps: RouteDeps = {
     commands,
+    mfa: { ...commands, secretBox, totpIssuer: config.mfa.totpIssuer },
     db: readModel.db,
     waitFor: (position, timeoutMs) => runner.waitFor(position, timeoutMs),
     projectionWaitMs: config.projectionWaitMs,
@@ -143,6 +147,7 @@ export async function openService (config: Config, options: ServiceOptions = {})
       { plugin: usersRoutes, options: routeDeps },
       { plugin: userAssociationsRoutes, options: routeDeps },
       { plugin: sessionsRoutes, options: routeDeps },
+      { plugin: mfaRoutes, options: routeDeps },
       { plugin: clientsRoutes, options: { ...routeDeps, clientDeps: { ...commands, secretOverlapSeconds: config.oauth.secretOverlapSeconds } } },
       { plugin: catalogRoutes, options: routeDeps },
       { plugin: auditRoutes, options: routeDeps },
@@ -163,6 +168,7 @@ export async function openService (config: Config, options: ServiceOptions = {})
     app.log.warn({ userId: lockout.userId, username: lockout.username, lockedUntil: lockout.lockedUntil },
       'an identity-admin account is locked out (sign-ins from its trusted devices still work; `idm users unlock` ends it)')
   }
+  for (const warning of secretBox.warnings) app.log.warn(warning)
   reportStoreError = (err) => app.log.warn({ err }, 'event store connection lost; retrying')
 
   let closed = false

@@ -61,7 +61,7 @@ export interface Instance {
  */
 export const serverEnv = (cost: ScryptCost): NodeJS.ProcessEnv => ({
   IDM_ADMIN_PASSWORD: ADMIN_PASSWORD,
-  IDM_SCRYPT_LOGN: String(cost.logN),
+  IDM_SCRYPT_LOGN: String(cost.logN), IDM_MFA_REQUIRED_ROLES: '', IDM_STEP_UP_SECONDS: '0',
   IDM_SCRYPT_R: String(cost.r),
   IDM_SCRYPT_P: String(cost.p),
   IDM_LOGIN_RATE_LIMIT: '100000',

@@ -8,8 +8,8 @@
  * dev.identity-manager.identification-type.defined.v1. A new schema version is a new type, so a
  * consumer never receives a shape it did not subscribe to.
  *
- * Published streams: users (`user-<id>`, and its logins `auth-<id>`, both with subject
- * `users/<id>`) and the catalogs. Internal streams (uniqueness reservations, the admin-seat set,
+ * Published streams: users (`user-<id>`, its logins `auth-<id>` and its second factors
+ * `mfa-<id>`, all with subject `users/<id>`) and the catalogs. Internal streams (uniqueness reservations, the admin-seat set,
  * failed logins of unknown usernames) are not published, so feed positions have gaps.
  */
 import { eventDefinitions, eventVersion, type EventType } from '../domain/events.js'
@@ -19,7 +19,7 @@ import { redact } from './redact.js'
 export const TYPE_PREFIX = 'dev.identity-manager'
 
 /** Aggregate prefixes of the domain event names. */
-const AGGREGATES = ['IdentificationType', 'Authentication', 'AdminSeat', 'Provider', 'Company', 'Value', 'Role', 'User'] as const
+const AGGREGATES = ['IdentificationType', 'Authentication', 'RecoveryCodes', 'RecoveryCode', 'MfaFactors', 'AdminSeat', 'Provider', 'Company', 'Value', 'Totp', 'Role', 'User'] as const
 
 const kebab = (name: string): string => name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()
 
@@ -50,6 +50,8 @@ export const eventTypes: readonly EventTypeInfo[] = eventDefinitions.map(d => ({
 const SUBJECTS: readonly [prefix: string, collection: string][] = [
   ['user-', 'users'],
   ['auth-', 'users'],
+  // Second factors (sealed secrets and code hashes redacted like password hashes).
+  ['mfa-', 'users'],
   ['role-', 'roles'],
   ['company-', 'companies'],
   ['provider-', 'providers'],

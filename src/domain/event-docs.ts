@@ -26,7 +26,8 @@ const STREAM_OF: readonly [RegExp, string][] = [
   [/^Value/, '`reservation-<kind>-<value>`'],
   [/^AdminSeat/, '`identity-admins`'],
   [/^Session/, '`sessions-<userId>`'],
-  [/^Client/, '`client-<clientId>`']
+  [/^Client/, '`client-<clientId>`'],
+  [/^(Totp|RecoveryCode|MfaFactors)/, '`mfa-<userId>`']
 ]
 
 export function describeType (s: JsonSchema): string {

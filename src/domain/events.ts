@@ -193,6 +193,29 @@ export const ClientActivated = event('ClientActivated', 1, { clientId: Type.Stri
 /** A new secret; the previous one keeps working until previousExpiresAt. */
 export const ClientSecretRotated = event('ClientSecretRotated', 1, { clientId: Type.String({ maxLength: 200 }), secretHash: Type.String(), previousExpiresAt: Timestamp })
 
+// ── second factors of one user: mfa-<userId> (see src/domain/mfa.ts) ────────────────────────
+/**
+ * A TOTP secret sealed with the operator's key (src/commands/secret-box.ts): `v1.<kid>.<iv>.<ciphertext>.<tag>`,
+ * AES-256-GCM bound to the user. Never the secret itself; redacted like a password hash all the same.
+ */
+const SealedSecret = Type.String({ minLength: 1, maxLength: 512 })
+/** The RFC 6238 time step (unix seconds / 30) a code was accepted for: no code of it or before is accepted again. */
+const TimeStep = Type.Integer({ minimum: 0 })
+/** Why a factor was used: to complete a sign-in, or to step up an existing session. */
+const FactorPurpose = Type.Union([Type.Literal('sign_in'), Type.Literal('step_up')])
+/** The sign-in attempt (mfa_token) a use completed: a token completes one sign-in only. Null for a step-up. */
+const Challenge = Nullable(Type.Object({ id: Uuid, expiresAt: Timestamp }, { additionalProperties: false }))
+export const TotpEnrolmentStarted = event('TotpEnrolmentStarted', 1, { userId: Uuid, sealedSecret: SealedSecret })
+/** Confirmed by a first valid code (its time step is used up). */
+export const TotpEnrolled = event('TotpEnrolled', 1, { userId: Uuid, timeStep: TimeStep })
+export const TotpRemoved = event('TotpRemoved', 1, { userId: Uuid })
+export const TotpUsed = event('TotpUsed', 1, { userId: Uuid, timeStep: TimeStep, purpose: FactorPurpose, challenge: Challenge })
+/** Ten single-use codes, as SHA-256 hashes (each code holds 80 random bits); replaces any earlier set. */
+export const RecoveryCodesGenerated = event('RecoveryCodesGenerated', 1, { userId: Uuid, codeHashes: Type.Array(Type.String({ maxLength: 128 }), { maxItems: 20 }) })
+export const RecoveryCodeUsed = event('RecoveryCodeUsed', 1, { userId: Uuid, index: Type.Integer({ minimum: 0, maximum: 19 }), purpose: FactorPurpose, challenge: Challenge })
+/** An administrator removed every factor of the user (and every session ended with it). */
+export const MfaFactorsReset = event('MfaFactorsReset', 1, { userId: Uuid })
+
 /** Every event type, in one registry: the schema feed, validation and docs read from here. */
 export const eventDefinitions = [
   UserRegistered, UserProfileUpdated, UserRoleAssigned, UserRoleRevoked,
@@ -207,7 +230,8 @@ export const eventDefinitions = [
   ValueReserved, ValueReleased,
   AdminSeatClaimed, AdminSeatReleased,
   SessionStarted, SessionRefreshed, SessionRevoked,
-  ClientRegistered, ClientUpdated, ClientDeactivated, ClientActivated, ClientSecretRotated
+  ClientRegistered, ClientUpdated, ClientDeactivated, ClientActivated, ClientSecretRotated,
+  TotpEnrolmentStarted, TotpEnrolled, TotpRemoved, TotpUsed, RecoveryCodesGenerated, RecoveryCodeUsed, MfaFactorsReset
 ] as const
 
 type Def = (typeof eventDefinitions)[number]
@@ -220,7 +244,7 @@ export const eventVersion = (type: EventType): number =>
   eventDefinitions.find(d => d.type === type)!.version
 
 /** Field names whose values are secrets: redacted in every API and feed. */
-export const SECRET_FIELDS = ['passwordHash', 'secretHash'] as const
+export const SECRET_FIELDS = ['passwordHash', 'secretHash', 'sealedSecret', 'codeHashes'] as const
 
 type Pick<T extends EventType> = EventOf<T>
 export type UserEvent = Pick<'UserRegistered' | 'UserProfileUpdated' | 'UserRoleAssigned' | 'UserRoleRevoked' |
@@ -237,6 +261,7 @@ export type ReservationEvent = Pick<'ValueReserved' | 'ValueReleased'>
 export type AdminSeatEvent = Pick<'AdminSeatClaimed' | 'AdminSeatReleased'>
 export type SessionEvent = Pick<'SessionStarted' | 'SessionRefreshed' | 'SessionRevoked'>
 export type ClientEvent = Pick<'ClientRegistered' | 'ClientUpdated' | 'ClientDeactivated' | 'ClientActivated' | 'ClientSecretRotated'>
+export type MfaEvent = Pick<'TotpEnrolmentStarted' | 'TotpEnrolled' | 'TotpRemoved' | 'TotpUsed' | 'RecoveryCodesGenerated' | 'RecoveryCodeUsed' | 'MfaFactorsReset'>
 
 /** Stream names, in one place. */
 export const streams = {
@@ -251,5 +276,6 @@ export const streams = {
   reservation: (kind: 'username' | 'email' | 'identification', value: string) => `reservation-${kind}-${value}`,
   adminSeats: 'identity-admins',
   sessions: (userId: string) => `sessions-${userId}`,
-  client: (clientId: string) => `client-${clientId}`
+  client: (clientId: string) => `client-${clientId}`,
+  mfa: (userId: string) => `mfa-${userId}`
 } as const

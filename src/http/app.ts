@@ -19,6 +19,8 @@ import type { Registry } from 'prom-client'
 import type { Config } from '../config.js'
 import { createDeviceTokens, deviceSecret, type DeviceTokens } from './device-tokens.js'
 import type { SigningKeys } from './keys.js'
+import { createMfaTokens, mfaTokenSecret, type MfaTokens } from './mfa-tokens.js'
+import type { SecondFactorPolicy } from './auth/second-factor.js'
 import { declareAuth } from './auth/policy.js'
 import type { ClientCheck, CredentialLookup, SessionCheck } from './auth/verification.js'
 import { authPlugin } from './plugins/auth.js'
@@ -76,6 +78,8 @@ export interface AppDeps {
   readonly headPosition?: () => Promise<number>
   /** info.version of the OpenAPI document. */
   readonly version?: string
+  /** Who must enrol a second factor, and step-up; default: from config.mfa (no catalog roles). */
+  readonly secondFactor?: SecondFactorPolicy
 }
 
 declare module 'fastify' {
@@ -85,6 +89,10 @@ declare module 'fastify' {
     clock: () => Date
     /** Device tokens for the `idm_device` cookie (src/http/device-tokens.ts). */
     deviceTokens: DeviceTokens
+    /** The mfa_token of two-step sign-ins (src/http/mfa-tokens.ts). */
+    mfaTokens: MfaTokens
+    /** Who must enrol a second factor first; how recent a step-up must be. */
+    secondFactor: SecondFactorPolicy
   }
 }
 
@@ -129,6 +137,9 @@ export async function buildApp (deps: AppDeps): Promise<App> {
   app.decorate('config', config)
   app.decorate('clock', clock)
   app.decorate('deviceTokens', createDeviceTokens({ secret: deviceSecret(deps.keys), clock }))
+  app.decorate('mfaTokens', createMfaTokens({ secret: mfaTokenSecret(deps.keys), clock, ttlSeconds: config.mfa.tokenTtlSeconds }))
+  const secondFactor = deps.secondFactor ?? { requiredRoles: config.mfa.requiredRoles, stepUpSeconds: config.mfa.stepUpSeconds }
+  app.decorate('secondFactor', secondFactor)
   // Order matters. Route-shaping hooks first; then the hooks every response needs (request id,
   // problems, security headers), which a child context (like /docs) only inherits when they
   // exist before it is registered; then the OpenAPI collector, before any documented route.
@@ -173,6 +184,7 @@ export async function buildApp (deps: AppDeps): Promise<App> {
     keys: deps.keys,
     credentials: deps.credentials,
     clock,
+    secondFactor,
     ...(deps.tokenCacheSize === undefined ? {} : { tokenCacheSize: deps.tokenCacheSize }),
     ...(deps.sessions === undefined ? {} : { sessions: deps.sessions }),
     ...(deps.clients === undefined ? {} : { clients: deps.clients })

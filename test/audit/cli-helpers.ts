@@ -19,7 +19,7 @@ export function cliEnv (env: Record<string, string>): NodeJS.ProcessEnv {
   for (const key of Object.keys(base)) {
     if (key.startsWith('_TAPJS_PROCESSINFO') || key.startsWith('IDM_') || key === 'PORT' || key === 'HOST') delete base[key]
   }
-  return { ...base, IDM_SCRYPT_LOGN: '10', ...env }
+  return { ...base, IDM_SCRYPT_LOGN: '10', IDM_MFA_REQUIRED_ROLES: '', IDM_STEP_UP_SECONDS: '0', ...env }
 }
 
 export function spawnCli (args: readonly string[], env: Record<string, string>, stdio: 'pipe' | 'ignore' = 'pipe') {

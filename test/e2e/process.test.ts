@@ -16,7 +16,7 @@ function tempDir (t: Test): string {
 }
 
 function start (t: Test, env: Record<string, string>): RunningProcess {
-  const proc = spawnMain({ HOST: '127.0.0.1', PORT: '0', IDM_SCRYPT_LOGN: '10', IDM_LOG_LEVEL: 'warn', ...env })
+  const proc = spawnMain({ HOST: '127.0.0.1', PORT: '0', IDM_SCRYPT_LOGN: '10', IDM_MFA_REQUIRED_ROLES: '', IDM_STEP_UP_SECONDS: '0', IDM_LOG_LEVEL: 'warn', ...env })
   t.teardown(() => { if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL') })
   return proc
 }

@@ -22,7 +22,7 @@ function start (t: Test): RunningProcess {
     PORT: '0',
     HOST: '127.0.0.1',
     IDM_DATA_DIR: dir,
-    IDM_SCRYPT_LOGN: '10',
+    IDM_SCRYPT_LOGN: '10', IDM_MFA_REQUIRED_ROLES: '', IDM_STEP_UP_SECONDS: '0',
     IDM_ADMIN_PASSWORD: ADMIN_PASSWORD,
     IDM_LOG_LEVEL: 'warn'
   })

@@ -21,7 +21,7 @@ function node (t: Test, name: string): RunningProcess {
     IDM_DATA_DIR: join(root, name),
     IDM_EVENTSTORE: `sqlite:${join(root, 'events.db')}`,
     IDM_SIGNING_KEY_FILE: join(root, 'signing-key.pem'),
-    IDM_SCRYPT_LOGN: '10',
+    IDM_SCRYPT_LOGN: '10', IDM_MFA_REQUIRED_ROLES: '', IDM_STEP_UP_SECONDS: '0',
     IDM_ADMIN_PASSWORD: ADMIN_PASSWORD,
     IDM_LOGIN_RATE_LIMIT: '1000',
     IDM_LOGIN_RATE_LIMIT_PER_USERNAME: '1000',

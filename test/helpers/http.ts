@@ -14,7 +14,8 @@ export const NOW = new Date('2030-01-02T03:04:05.000Z')
 export const NOW_S = Math.floor(NOW.getTime() / 1000)
 
 export function testConfig (env: Record<string, string> = {}): Config {
-  return loadConfig({ IDM_DATA_DIR: '/nonexistent/idm-test', ...env })
+  // Second factors are not what these shell tests are about (see test/helpers/service.ts).
+  return loadConfig({ IDM_DATA_DIR: '/nonexistent/idm-test', IDM_MFA_REQUIRED_ROLES: '', IDM_STEP_UP_SECONDS: '0', ...env })
 }
 
 let pem: string | undefined

@@ -29,7 +29,7 @@ export async function startNode (t: Test, root: string, name: string, eventStore
     IDM_EVENTSTORE: eventStore,
     // The one thing every node must share besides the store: tokens signed by one are verified by all.
     IDM_SIGNING_KEY_FILE: join(root, 'signing-key.pem'),
-    IDM_SCRYPT_LOGN: '10',
+    IDM_SCRYPT_LOGN: '10', IDM_MFA_REQUIRED_ROLES: '', IDM_STEP_UP_SECONDS: '0',
     IDM_ADMIN_PASSWORD: NODE_ADMIN_PASSWORD,
     IDM_LOGIN_RATE_LIMIT: '10000',
     IDM_LOGIN_RATE_LIMIT_PER_USERNAME: '10000',

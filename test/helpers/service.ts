@@ -29,6 +29,10 @@ export async function openTestService (t: Test, env: Record<string, string> = {}
     IDM_ADMIN_PASSWORD: ADMIN_PASSWORD,
     IDM_LOGIN_RATE_LIMIT: '1000',
     IDM_LOGIN_RATE_LIMIT_PER_USERNAME: '1000',
+    // Tests that are not about second factors sign the bootstrap admin in with its password
+    // alone; the MFA tests set these themselves (test/http/mfa*.test.ts).
+    IDM_MFA_REQUIRED_ROLES: '',
+    IDM_STEP_UP_SECONDS: '0',
     ...env
   })
   const service = await openService(config, { logger: false, keys: testKeys(), ...options })

@@ -126,7 +126,7 @@ export function serverEnv (dataDir: string, env: Record<string, string> = {}): R
     HOST: '127.0.0.1',
     PORT: '0',
     IDM_DATA_DIR: dataDir,
-    IDM_SCRYPT_LOGN: '10',
+    IDM_SCRYPT_LOGN: '10', IDM_MFA_REQUIRED_ROLES: '', IDM_STEP_UP_SECONDS: '0',
     IDM_ADMIN_PASSWORD: TORTURE_ADMIN_PASSWORD,
     IDM_LOG_LEVEL: 'warn',
     IDM_LOGIN_RATE_LIMIT: '100000',

@@ -54,7 +54,7 @@ t.test('issued tokens', async (t) => {
 
   const me = await ctx.app.inject({ url: '/v1/me', headers: bearer(body.access_token) })
   t.equal(me.statusCode, 200)
-  t.same(me.json(), { userId: ALICE, username: 'alice', roles: [] })
+  t.same(me.json(), { kind: 'user', userId: ALICE, username: 'alice', roles: [], amr: ['pwd'], authTime: null }, 'a token without amr was a password sign-in')
 })
 
 t.test('a missing or foreign Authorization header is a 401 with a bare Bearer challenge', async (t) => {

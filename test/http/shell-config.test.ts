@@ -24,6 +24,7 @@ t.test('defaults', async (t) => {
     publicUrl: 'http://127.0.0.1:3000',
     sessions: { idleSeconds: 1209600, absoluteSeconds: 2592000 },
     oauth: { secretOverlapSeconds: 86400, authorizationCodeTtlSeconds: 60 },
+    mfa: { requiredRoles: ['identity-admin'], stepUpSeconds: 300, tokenTtlSeconds: 300, keyFile: join('./data', 'mfa-keys'), totpIssuer: 'Identity Manager' },
     projectionWaitMs: 5000,
     seedFile: null,
     logLevel: 'info',
@@ -32,6 +33,14 @@ t.test('defaults', async (t) => {
     eventSource: '/identity-manager',
     metricsToken: null
   })
+})
+
+t.test('IDM_MFA_REQUIRED_ROLES: a list of roles; empty is nobody, not the default', async (t) => {
+  t.same(loadConfig({ IDM_MFA_REQUIRED_ROLES: '' }).mfa.requiredRoles, [])
+  t.same(loadConfig({ IDM_MFA_REQUIRED_ROLES: '  ' }).mfa.requiredRoles, [])
+  t.same(loadConfig({ IDM_MFA_REQUIRED_ROLES: 'identity-admin, identity-auditor' }).mfa.requiredRoles, ['identity-admin', 'identity-auditor'])
+  t.throws(() => loadConfig({ IDM_MFA_REQUIRED_ROLES: 'Not A Role' }), /IDM_MFA_REQUIRED_ROLES must be empty, or a comma-separated list of role ids/)
+  t.equal(loadConfig({ IDM_STEP_UP_SECONDS: '0' }).mfa.stepUpSeconds, 0, '0: step-up off')
 })
 
 t.test('values are parsed; empty means unset', async (t) => {

@@ -16,7 +16,7 @@ import { runIdm, tempDir, TORTURE_ADMIN_PASSWORD } from '../helpers/torture.js'
 t.setTimeout(240_000)
 
 async function start (t: Test, dir: string): Promise<Service> {
-  const config = loadConfig({ IDM_DATA_DIR: dir, IDM_SCRYPT_LOGN: '10', IDM_ADMIN_PASSWORD: TORTURE_ADMIN_PASSWORD })
+  const config = loadConfig({ IDM_DATA_DIR: dir, IDM_SCRYPT_LOGN: '10', IDM_MFA_REQUIRED_ROLES: '', IDM_STEP_UP_SECONDS: '0', IDM_ADMIN_PASSWORD: TORTURE_ADMIN_PASSWORD })
   const svc = await openService(config, { logger: false })
   t.teardown(async () => await svc.close())
   return svc

@@ -23,7 +23,7 @@ const b64 = (value: unknown): string => Buffer.from(typeof value === 'string' ? 
 
 async function open (t: Test, dir: string): Promise<Service & { login(username: string, password: string): Promise<string> }> {
   const config = loadConfig({
-    IDM_DATA_DIR: dir, IDM_SCRYPT_LOGN: '10', IDM_ADMIN_PASSWORD: TORTURE_ADMIN_PASSWORD,
+    IDM_DATA_DIR: dir, IDM_SCRYPT_LOGN: '10', IDM_MFA_REQUIRED_ROLES: '', IDM_STEP_UP_SECONDS: '0', IDM_ADMIN_PASSWORD: TORTURE_ADMIN_PASSWORD,
     IDM_LOGIN_RATE_LIMIT: '100000', IDM_LOGIN_RATE_LIMIT_PER_USERNAME: '100000'
   })
   // No `keys` option: the key file in the data directory, exactly as main.ts runs.

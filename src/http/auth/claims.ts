@@ -22,7 +22,11 @@ export const AccessTokenClaims = Type.Object({
   /** The OAuth client the token was issued to (tokens from the token endpoint). */
   client_id: Type.Optional(Type.String()),
   /** The session the token belongs to (src/projections/session-index.ts). */
-  sid: Type.Optional(Type.String({ minLength: 1 }))
+  sid: Type.Optional(Type.String({ minLength: 1 })),
+  /** RFC 8176 methods the sign-in used, e.g. ["pwd", "otp"] (src/http/auth/second-factor.ts). */
+  amr: Type.Optional(Type.Array(Type.String({ maxLength: 32 }), { maxItems: 8 })),
+  /** When the user last proved a factor for this token (unix seconds): step-up looks at it. */
+  auth_time: Type.Optional(Type.Integer())
 })
 export type AccessTokenClaims = Static<typeof AccessTokenClaims>
 export const claimsCheck = Compile(AccessTokenClaims)
@@ -37,6 +41,10 @@ export interface TokenSubject {
   readonly credentialVersion: number
   /** The session the token belongs to (its `sid`); required when the app checks sessions. */
   readonly sessionId?: string
+  /** How the user signed in (RFC 8176), e.g. ['pwd'] or ['pwd', 'otp']. */
+  readonly amr?: readonly string[]
+  /** When the last factor was proved (default: now). */
+  readonly authTime?: Date
 }
 
 export interface IssuedToken {
@@ -58,6 +66,7 @@ export function claimsFor (subject: TokenSubject, token: { issuer: string, audie
     preferred_username: subject.username,
     roles: [...subject.roles],
     cv: subject.credentialVersion,
-    ...(subject.sessionId === undefined ? {} : { sid: subject.sessionId })
+    ...(subject.sessionId === undefined ? {} : { sid: subject.sessionId }),
+    ...(subject.amr === undefined ? {} : { amr: [...subject.amr], auth_time: Math.floor((subject.authTime ?? now).getTime() / 1000) })
   }
 }

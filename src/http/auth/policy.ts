@@ -6,7 +6,9 @@
  *   - `{}`: any authenticated user;
  *   - `{ roles: ['identity-auditor'] }`: a user holding one of the roles;
  *   - `{ roles: [...], self: 'params.id' }`: one of the roles, or the user whose id is that
- *     route parameter.
+ *     route parameter;
+ *   - `enrolment: true` beside any of these: also open to a user who must first enrol a second
+ *     factor (every other route refuses that user, src/http/auth/second-factor.ts).
  * `identity-admin` passes every role check. The OpenAPI `security` of the route and its 401/403
  * responses are derived from the same declaration (`declareAuth`), so documentation and
  * enforcement cannot drift apart.
@@ -22,7 +24,15 @@ export type SelfParam = `params.${string}`
 
 export type RouteAuth =
   | false
-  | { readonly roles?: readonly string[], readonly self?: SelfParam }
+  | {
+    readonly roles?: readonly string[]
+    readonly self?: SelfParam
+    /**
+     * Open to a user who must enrol a second factor before anything else (src/http/auth/second-factor.ts
+     * `mustEnrol`): reading itself, enrolling, signing out. Every other route refuses such a token (403).
+     */
+    readonly enrolment?: true
+  }
 
 export function isAllowed (principal: Principal, policy: Exclude<RouteAuth, false>, params: unknown): boolean {
   if (principal.roles.includes(ADMIN_ROLE)) return true
@@ -65,6 +75,7 @@ export function declareAuth (route: RouteOptions, protectedPrefix: string): void
   }
   const response = { ...(schema.response as Record<string, unknown> | undefined) }
   if (auth !== false) response[401] ??= problemResponse(401)
-  if (auth !== false && (auth.roles !== undefined || auth.self !== undefined)) response[403] ??= problemResponse(403)
+  // 403 also on routes open to any user: a user who must first enrol a second factor gets it.
+  if (auth !== false) response[403] ??= problemResponse(403)
   route.schema = { ...schema, security, ...(Object.keys(response).length > 0 ? { response } : {}) } as RouteOptions['schema']
 }

@@ -28,10 +28,16 @@ export interface CredentialLookup {
 }
 
 export interface Principal {
+  /** A person (a token with `cv`) or a service account (client_credentials). */
+  readonly kind: 'user' | 'service'
   readonly userId: string
   readonly username: string
   /** Current roles from the read model (not the token's), so a role removal applies at once. */
   readonly roles: readonly string[]
+  /** RFC 8176 methods of the token's sign-in (empty for service accounts and older tokens). */
+  readonly amr: readonly string[]
+  /** When a factor was last proved for the token (unix seconds); null when unknown. */
+  readonly authTime: number | null
 }
 
 /** The live sessions (in memory, fed by the projection): see src/projections/session-index.ts. */
@@ -84,7 +90,7 @@ export function createTokenCheck (options: TokenCheckOptions): (claims: AccessTo
       if (clients === undefined || claims.client_id !== claims.sub || claims.preferred_username !== undefined) return 'malformed claims'
       const client = clients.active(claims.sub)
       if (client === undefined) return 'client inactive'
-      return { userId: client.clientId, username: `client:${client.name}`, roles: [...client.roles] }
+      return { kind: 'service', userId: client.clientId, username: `client:${client.name}`, roles: [...client.roles], amr: [], authTime: null }
     }
     const state = await credentials.lookup(claims.sub)
     const refusal = credentialRefusal(state, claims.cv, nowMs)
@@ -94,7 +100,8 @@ export function createTokenCheck (options: TokenCheckOptions): (claims: AccessTo
       if (claims.sid === undefined) return 'no session'
       if (sessions.live(claims.sid, nowMs)?.userId !== claims.sub) return 'session ended'
     }
-    return { userId: state.userId, username: state.username, roles: [...state.roles] }
+    // A token from before amr was recorded was a password sign-in.
+    return { kind: 'user', userId: state.userId, username: state.username, roles: [...state.roles], amr: claims.amr ?? ['pwd'], authTime: claims.auth_time ?? null }
   }
 }
 

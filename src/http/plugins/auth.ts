@@ -15,6 +15,7 @@ import Type from 'typebox'
 import type { Config } from '../../config.js'
 import { claimsFor, REQUIRED_CLAIMS, type IssuedToken, type TokenSubject } from '../auth/claims.js'
 import { isAllowed, type RouteAuth } from '../auth/policy.js'
+import { enrolmentRequired, mustEnrol, type SecondFactorPolicy } from '../auth/second-factor.js'
 import { createAuthenticator, type Principal, type VerificationOptions } from '../auth/verification.js'
 import { globalPlugin } from './global.js'
 import { problem } from './problems.js'
@@ -40,6 +41,8 @@ declare module 'fastify' {
 
 export interface AuthOptions extends VerificationOptions {
   readonly config: Config
+  /** Who must enrol a second factor first, and how recent a step-up must be. */
+  readonly secondFactor: SecondFactorPolicy
 }
 
 class UnknownKeyError extends Error {}
@@ -85,6 +88,7 @@ export const authPlugin = globalPlugin<AuthOptions>('idm-auth', async (app, opti
 
   app.decorate('requireRole', (...roles: string[]): preHandlerAsyncHookHandler => async (request) => {
     const principal = await authenticate(request)
+    if (mustEnrol(options.secondFactor, principal)) throw enrolmentRequired()
     if (!isAllowed(principal, { roles }, request.params)) throw problem.forbidden()
   })
 
@@ -92,6 +96,7 @@ export const authPlugin = globalPlugin<AuthOptions>('idm-auth', async (app, opti
     const policy = request.routeOptions.config.auth
     if (policy === undefined || policy === false) return
     const principal = await authenticate(request)
+    if (policy.enrolment !== true && mustEnrol(options.secondFactor, principal)) throw enrolmentRequired()
     if (!isAllowed(principal, policy, request.params)) throw problem.forbidden()
   })
 

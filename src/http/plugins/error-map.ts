@@ -53,6 +53,12 @@ const DOMAIN: Readonly<Record<DomainErrorCode, { status: number, title: string }
   USER_NOT_FOUND: { status: 404, title: 'User not found' },
   CATALOG_ENTRY_NOT_FOUND: { status: 404, title: 'Catalog entry not found' },
   SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
+  MFA_FACTOR_EXISTS: { status: 409, title: 'Factor already enrolled' },
+  MFA_NOT_ENROLLING: { status: 409, title: 'No enrolment in progress' },
+  MFA_NOT_ENROLLED: { status: 404, title: 'No such factor' },
+  MFA_CODE_INVALID: { status: 422, title: 'Invalid code' },
+  // Sign-in and step-up turn it into the one 401 of every failed authentication; never shown as is.
+  SECOND_FACTOR_REFUSED: { status: 401, title: 'Invalid credentials' },
   CLIENT_NOT_FOUND: { status: 404, title: 'Client not found' },
   CLIENT_EXISTS: { status: 409, title: 'Client already exists' },
   CLIENT_INVALID: { status: 422, title: 'Invalid client settings' },

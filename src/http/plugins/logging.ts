@@ -18,7 +18,8 @@
  */
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 
-const SECRET_FIELDS = ['password', 'newPassword', 'currentPassword', 'access_token', 'passwordHash', 'authorization', 'cookie']
+const SECRET_FIELDS = ['password', 'newPassword', 'currentPassword', 'access_token', 'refresh_token', 'passwordHash', 'authorization', 'cookie',
+  'secret', 'mfa_token', 'recoveryCodes', 'sealedSecret', 'codeHashes']
 const SECRET = new Set<string>(SECRET_FIELDS)
 export const CENSOR = '[REDACTED]'
 const MAX_DEPTH = 8

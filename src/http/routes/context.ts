@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import canonicalize from 'canonicalize'
 import type { CommandContext } from '../../commands/handler.js'
 import type { Commands } from '../../commands/deps.js'
+import type { MfaDeps } from '../../commands/mfa.js'
 import type { OAuthService } from '../../oidc/service.js'
 import type { Db } from '../../projections/schema.js'
 import { problem } from '../plugins/problems.js'
@@ -20,6 +21,8 @@ export interface RouteDeps {
   readonly projectionWaitMs: number
   /** Sessions and OAuth tokens (src/oidc/service.ts). */
   readonly oauth: OAuthService
+  /** The write side with the operator's secret box, for second factors (src/commands/mfa.ts). */
+  readonly mfa: MfaDeps
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/

@@ -53,7 +53,7 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   })
 
   app.delete('/users/:id/sessions/:sessionId', {
-    config: { auth: { self: 'params.id' } },
+    config: { auth: { self: 'params.id', enrolment: true } },
     schema: { tags: ['sessions'], summary: 'Sign one session out (idempotent)', params: SessionParam, response: { 204: Type.Null(), ...problemResponses(404, 503) } }
   }, async (request, reply) => {
     const { id, sessionId } = request.params
@@ -65,7 +65,7 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   })
 
   app.delete('/users/:id/sessions', {
-    config: { auth: { self: 'params.id' } },
+    config: { auth: { self: 'params.id', enrolment: true } },
     schema: { tags: ['sessions'], summary: 'Sign every session of the user out', params: UserParam, response: { 204: Type.Null(), ...problemResponses(404, 503) } }
   }, async (request, reply) => {
     requireUser(request.params.id)

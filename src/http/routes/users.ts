@@ -46,7 +46,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
   })
 
   app.get('/users/me', {
-    config: { auth: {} },
+    config: { auth: { enrolment: true } },
     schema: { tags: ['users'], summary: 'The authenticated user', response: { 200: User, ...problemResponses(404) } }
   }, async (request, reply) => sendUser(reply, getUserById(deps.db, request.principal!.userId, nowIso(deps))))
 
