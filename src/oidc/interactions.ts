@@ -8,8 +8,9 @@
  * - **The password step is POST /v1/authentication's**: the same `authenticate` command (one KDF
  *   run per attempt, the lockout, the idm_device cookie), the same two rate limits (per address
  *   and per username), and one message for every failure.
- * - **Steps.** `passwordStep` verifies the password; `finishSignIn` starts the session and
- *   ends the interaction. A second factor (MFA) goes between the two in `signInSteps`.
+ * - **Steps.** `passwordStep` verifies the password; for a user with a second factor, a code
+ *   page posts to `/interaction/<uid>/mfa` (`secondFactorStep`, the mfa_token in the form);
+ *   `finishSignIn` starts the session (with its amr) and ends the interaction.
  * - **CSRF.** A POST must carry oidc-provider's interaction cookie (signed, HttpOnly,
  *   SameSite=Lax: a browser does not send it with a cross-site POST) for this very uid, and is
  *   refused when the browser says it came from another origin (`Origin`, `Sec-Fetch-Site`).
@@ -18,7 +19,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type Provider from 'oidc-provider'
-import { authenticate, type Authenticated } from '../commands/authentication.js'
+import { authenticate, completeSecondFactor, type Authenticated, type PasswordStep } from '../commands/authentication.js'
 import { AuthenticationError } from '../commands/errors.js'
 import { deviceOf, rememberDevice } from '../http/device-tokens.js'
 import { HttpProblem } from '../http/plugins/problems.js'
@@ -80,6 +81,13 @@ export const interactionRoutes: FastifyPluginAsync<InteractionOptions> = async (
     })
   })
 
+  app.post(`${INTERACTION_PREFIX}/:uid/mfa`, route, async (request, reply) => {
+    await asPage(options, reply, async () => {
+      const interaction = await loadForPost(options, request, reply, 'login')
+      await secondFactorStep({ app, request, reply, interaction, options })
+    })
+  })
+
   app.post(`${INTERACTION_PREFIX}/:uid/consent`, route, async (request, reply) => {
     await asPage(options, reply, async () => {
       const interaction = await loadForPost(options, request, reply, 'consent')
@@ -105,22 +113,99 @@ export const interactionRoutes: FastifyPluginAsync<InteractionOptions> = async (
 }
 
 /**
- * The steps of a sign-in, in order. Today one: the password. A second factor (issue 14) goes
- * between `passwordStep` and `finishSignIn`: render its form (keeping who passed the first step
- * in the interaction, e.g. `provider.interactionResult(…, { idmPending: … })`), and call
- * `finishSignIn` with the methods used (`['pwd', 'otp']`) once it is passed.
+ * The steps of a sign-in, in order: the password, then, for a user with a second factor, its
+ * code (the same `completeSecondFactor` as POST /v1/authentication/mfa: the mfa_token, the
+ * lockout, one failure message), then `finishSignIn` with the methods used.
  */
 export async function signInSteps (step: SignInStep): Promise<void> {
   const user = await passwordStep(step)
   if (user === null) return
-  await finishSignIn(step, user, ['pwd'])
+  if (user.step === 'complete') {
+    await finishSignIn(step, user, user.amr)
+    return
+  }
+  const challenge = step.app.mfaTokens.issue(user.userId, user.credentialVersion)
+  secondFactorPage(step.options, step.reply, step.interaction, { status: 200, mfaToken: challenge.token, methods: user.methods })
+}
+
+/** The second step: the code for the mfa_token the page carries. */
+async function secondFactorStep (step: SignInStep): Promise<void> {
+  const { app, request, reply, interaction, options } = step
+  const form = formOf(request)
+  const mfaToken = typeof form.mfa_token === 'string' ? form.mfa_token.slice(0, 512) : ''
+  const method = form.method === 'recovery' ? 'recovery' : 'totp'
+  const code = typeof form.code === 'string' ? form.code.slice(0, 64) : ''
+  const challenge = app.mfaTokens.verify(mfaToken)
+  if (challenge === null) {
+    loginPage(options, reply, interaction, { status: 401, message: 'This sign-in took too long or was already used. Sign in again.' })
+    return
+  }
+  const again = (status: number, message: string): void =>
+    secondFactorPage(options, reply, interaction, { status, mfaToken, methods: ['totp', 'recovery'], message })
+  try {
+    for (const limit of app.loginRateLimits) await limit.call(app, request, reply)
+  } catch (error) {
+    if (error instanceof HttpProblem && error.problem.status === 429) return again(429, 'Too many sign-in attempts. Wait a minute, then try again.')
+    throw error
+  }
+  try {
+    const user = await completeSecondFactor(options.mfa, {
+      userId: challenge.userId,
+      challenge: { id: challenge.challengeId, expiresAt: challenge.expiresAt },
+      credentialVersion: challenge.credentialVersion,
+      method,
+      code,
+      deviceOf: deviceOf(app.deviceTokens, request),
+      clientAddress: request.ip
+    }, commandContext(request, options))
+    await finishSignIn(step, user, user.amr)
+  } catch (error) {
+    if (!(error instanceof AuthenticationError)) throw error
+    again(401, SECOND_FACTOR_FAILED)
+  }
+}
+
+/** The one message of every failed second step. */
+export const SECOND_FACTOR_FAILED = 'The code is not correct, or it was already used.'
+
+interface SecondFactorPageState { readonly status: number, readonly mfaToken: string, readonly methods: readonly string[], readonly message?: string }
+
+function secondFactorPage (options: InteractionOptions, reply: FastifyReply, interaction: Interaction, state: SecondFactorPageState): void {
+  const message = state.message === undefined ? '' : `\n<p role="alert" id="sign-in-error"><strong>${escapeHtml(state.message)}</strong></p>`
+  const action = `${INTERACTION_PREFIX}/${escapeHtml(interaction.uid)}/mfa`
+  const recovery = state.methods.includes('recovery')
+    ? `\n<details><summary>Use a recovery code instead</summary>
+<form method="post" action="${action}">
+<input type="hidden" name="mfa_token" value="${escapeHtml(state.mfaToken)}">
+<input type="hidden" name="method" value="recovery">
+<label for="recovery-code">Recovery code</label>
+<input id="recovery-code" name="code" autocomplete="off" autocapitalize="none" spellcheck="false" required maxlength="64">
+<button type="submit" class="secondary">Sign in with a recovery code</button>
+</form></details>`
+    : ''
+  const html = page({
+    title: 'Verify it is you',
+    stylesheet: options.stylesheet,
+    body: `<header>
+<h1>Verify it is you</h1>
+<p>Enter the 6-digit code from your authenticator app to continue to <strong>${escapeHtml(clientName(options, interaction))}</strong>.</p>
+</header>${message}
+<form method="post" action="${action}">
+<input type="hidden" name="mfa_token" value="${escapeHtml(state.mfaToken)}">
+<input type="hidden" name="method" value="totp">
+<label for="code">Code</label>
+<input id="code" name="code" inputmode="numeric" pattern="[0-9 ]{6,7}" autocomplete="one-time-code" required maxlength="7" autofocus${state.message === undefined ? '' : ' aria-describedby="sign-in-error"'}>
+<button type="submit">Verify</button>
+</form>${recovery}`
+  })
+  sendPage(reply, state.status, html, redirectTargets(interaction))
 }
 
 /**
  * The password step: POST /v1/authentication's rate limits and `authenticate` command. Returns
  * the user, or null once it has answered the page again with the one failure message.
  */
-export async function passwordStep (step: SignInStep): Promise<Authenticated | null> {
+export async function passwordStep (step: SignInStep): Promise<PasswordStep | null> {
   const { app, request, reply, interaction, options } = step
   const form = formOf(request)
   const username = typeof form.username === 'string' ? form.username : ''

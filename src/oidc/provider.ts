@@ -260,13 +260,19 @@ ${form}
         }
       }
     },
-    extraTokenClaims: (_ctx, token) => {
+    extraTokenClaims: (ctx, token) => {
       const t = token as unknown as { kind: string, accountId?: string, sid?: string, clientId: string }
       if (t.kind === 'ClientCredentials') return { roles: [...(deps.clientRoles(t.clientId) ?? [])] }
       if (t.accountId === undefined) return undefined
       const account = deps.accounts(t.accountId)
       if (account === null) return undefined
-      return { sid: t.sid, preferred_username: account.username, roles: [...account.roles], cv: account.credentialVersion }
+      // How the sign-in went (amr, auth_time), from the code or refresh token the access token
+      // comes from: the /v1 check decides second-factor policy and step-up on them.
+      const entities = (ctx as { oidc?: { entities?: Record<string, unknown> } } | undefined)?.oidc?.entities
+      const source = (entities?.RefreshToken ?? entities?.AuthorizationCode) as { amr?: unknown, authTime?: unknown } | undefined
+      const amr = Array.isArray(source?.amr) && source.amr.every(a => typeof a === 'string') ? { amr: [...source.amr as string[]].slice(0, 8) } : {}
+      const authTime = typeof source?.authTime === 'number' && 'amr' in amr ? { auth_time: Math.floor(source.authTime) } : {}
+      return { sid: t.sid, preferred_username: account.username, roles: [...account.roles], cv: account.credentialVersion, ...amr, ...authTime }
     },
     findAccount: (_ctx, sub, token) => {
       const account = deps.accounts(sub)

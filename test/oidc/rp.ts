@@ -8,6 +8,7 @@ import { createServer } from 'node:net'
 import * as oidc from 'openid-client'
 import type { Test } from 'tap'
 import { openApiService, type ApiService } from '../helpers/api.js'
+import type { ServiceOptions } from '../../src/service.js'
 
 export const API_RESOURCE = 'urn:identity-manager:api'
 export const insecure = { execute: [oidc.allowInsecureRequests] }
@@ -26,10 +27,10 @@ export async function freePort (): Promise<number> {
 export interface OidcService { readonly svc: ApiService, readonly issuer: string }
 
 /** The service listening on 127.0.0.1 with IDM_PUBLIC_URL set to the URL it listens on. */
-export async function openOidcService (t: Test, env: Record<string, string> = {}): Promise<OidcService> {
+export async function openOidcService (t: Test, env: Record<string, string> = {}, options: ServiceOptions = {}): Promise<OidcService> {
   const port = await freePort()
   const issuer = `http://127.0.0.1:${port}`
-  const svc = await openApiService(t, { IDM_PUBLIC_URL: issuer, PORT: String(port), ...env })
+  const svc = await openApiService(t, { IDM_PUBLIC_URL: issuer, PORT: String(port), ...env }, options)
   await svc.app.listen({ host: '127.0.0.1', port })
   return { svc, issuer }
 }
