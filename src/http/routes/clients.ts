@@ -12,6 +12,7 @@ import { getClient, listClients } from '../../projections/clients.js'
 import { problem } from '../plugins/problems.js'
 import { problemResponses } from '../schemas/common.js'
 import { caughtUp, commandContext, type RouteDeps } from './context.js'
+import { requireRecentSecondFactor } from '../auth/second-factor.js'
 import { ROLES } from '../../domain/roles.js'
 
 const GrantType = Type.Union([Type.Literal('authorization_code'), Type.Literal('refresh_token'), Type.Literal('client_credentials')])
@@ -141,11 +142,12 @@ export const clientsRoutes: FastifyPluginAsyncTypebox<ClientRouteDeps> = async (
     config: { auth: { roles: ADMINS } },
     schema: {
       tags: ['clients'],
-      summary: 'Rotate a confidential client\'s secret; the previous one keeps working for IDM_CLIENT_SECRET_OVERLAP_SECONDS',
+      summary: 'Rotate a confidential client\'s secret; the previous one keeps working for IDM_CLIENT_SECRET_OVERLAP_SECONDS (needs a recent second factor: step-up)',
       params: ClientIdParam,
       response: { 201: RotatedSecret, ...problemResponses(404, 422, 503) }
     }
   }, async (request, reply) => {
+    requireRecentSecondFactor(app.secondFactor, request.principal!, deps.commands.clock().getTime())
     found(request.params.id)
     const rotated = await rotateClientSecret(deps.clientDeps, request.params.id, commandContext(request, deps))
     await caughtUp(deps, rotated.position, reply)

@@ -13,6 +13,7 @@ import {
 import { caughtUp, commandContext, nowIso, type RouteDeps } from './context.js'
 import { sendUser } from './users.js'
 import { ROLES } from '../../domain/roles.js'
+import { requireRecentSecondFactor } from '../auth/second-factor.js'
 
 const ADMINS = { auth: { roles: [ROLES.admin] } }
 const assignResponses = { 200: User, ...problemResponses(404, 409, 422, 503) }
@@ -30,9 +31,13 @@ export const userAssociationsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = asyn
 
   app.post('/users/:id/roles', {
     config: ADMINS,
-    schema: { tags: ['user roles'], summary: 'Assign a role', params: UserIdParam, body: RoleBody, response: assignResponses }
-  }, async (request, reply) => sendUser(reply, await answerWithUser(reply, request.params.id,
-    assignRole(deps.commands, request.params.id, request.body.roleId, commandContext(request, deps)))))
+    schema: { tags: ['user roles'], summary: 'Assign a role (identity-admin needs a recent second factor: step-up)', params: UserIdParam, body: RoleBody, response: assignResponses }
+  }, async (request, reply) => {
+    // Making an administrator is the most powerful write there is: a factor within the step-up window.
+    if (request.body.roleId === ROLES.admin) requireRecentSecondFactor(app.secondFactor, request.principal!, deps.commands.clock().getTime())
+    return sendUser(reply, await answerWithUser(reply, request.params.id,
+      assignRole(deps.commands, request.params.id, request.body.roleId, commandContext(request, deps))))
+  })
 
   app.delete('/users/:id/roles/:roleId', {
     config: ADMINS,

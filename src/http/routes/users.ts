@@ -7,6 +7,7 @@ import { normalizeUsername } from '../../domain/identity-values.js'
 import { ROLES } from '../../domain/roles.js'
 import { getUserById, getUserByUsername, type UserView } from '../../projections/user-queries.js'
 import { listUsers } from '../../projections/list-users.js'
+import { requireRecentSecondFactor } from '../auth/second-factor.js'
 import { problem } from '../plugins/problems.js'
 import { Paged, problemResponses } from '../schemas/common.js'
 import {
@@ -133,6 +134,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     const { newPassword, currentPassword } = request.body
     const ctx = commandContext(request, deps)
     const own = request.params.id === request.principal!.userId
+    // Resetting someone else's password takes over their account: a factor within the step-up window.
+    if (!own) requireRecentSecondFactor(app.secondFactor, request.principal!, deps.commands.clock().getTime())
     if (own && currentPassword === undefined) {
       throw problem.badRequest('Changing your own password needs currentPassword.',
         [{ path: '/body/currentPassword', message: 'is required to change your own password' }])
