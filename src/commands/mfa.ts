@@ -163,3 +163,38 @@ function newRecoveryCode (): string {
 export function hashRecoveryCode (code: string): string {
   return createHash('sha256').update(`idm-recovery-v1|${code.toLowerCase().replace(/[\s-]/g, '').slice(0, 64)}`).digest('hex')
 }
+
+export interface FactorView {
+  readonly kind: 'totp' | 'recovery_codes'
+  readonly name: string
+  readonly status: 'pending' | 'active'
+  readonly addedAt: string
+  readonly lastUsedAt: string | null
+  /** Recovery codes: how many are left. */
+  readonly remaining?: number
+}
+
+/** What the user page shows of the factors: kind, name, when added and last used; never a secret. */
+export async function listFactors (deps: Pick<Commands, 'store' | 'load'>, userId: string): Promise<FactorView[]> {
+  const state = await loadFactors(deps, userId)
+  let totpAdded: string | null = null
+  let totpUsed: string | null = null
+  let codesAdded: string | null = null
+  let codesUsed: string | null = null
+  for (const event of await deps.store.readStream(streams.mfa(userId))) {
+    const at = String(event.metadata.occurredAt ?? event.recordedAt)
+    if (event.type === 'TotpEnrolmentStarted') { totpAdded = at; totpUsed = null }
+    if (event.type === 'TotpUsed' || event.type === 'TotpEnrolled') totpUsed = at
+    if (event.type === 'RecoveryCodesGenerated') { codesAdded = at; codesUsed = null }
+    if (event.type === 'RecoveryCodeUsed') codesUsed = at
+  }
+  const factors: FactorView[] = []
+  if (state.totp !== null && totpAdded !== null) {
+    factors.push({ kind: 'totp', name: 'Authenticator app', status: state.totp.status, addedAt: totpAdded, lastUsedAt: totpUsed })
+  }
+  const remaining = state.recoveryCodes.filter(c => c !== null).length
+  if (state.recoveryCodes.length > 0 && codesAdded !== null) {
+    factors.push({ kind: 'recovery_codes', name: 'Recovery codes', status: 'active', addedAt: codesAdded, lastUsedAt: codesUsed, remaining })
+  }
+  return factors
+}

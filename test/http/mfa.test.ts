@@ -135,6 +135,14 @@ t.test('recovery codes: each works once; regenerated ones replace the old', asyn
   t.equal(used.length, 1, 'its use is an event')
 
   const token = signedIn.json().access_token as string
+  const factors = await h.svc.call('GET', `/v1/users/${user.id}/mfa`, { token })
+  t.equal(factors.statusCode, 200)
+  t.match(factors.json().items, [
+    { kind: 'totp', name: 'Authenticator app', status: 'active', addedAt: String, lastUsedAt: String },
+    { kind: 'recovery_codes', status: 'active', remaining: 9, lastUsedAt: String }
+  ], 'the factors: kind, name, added, last used')
+  t.notOk(factors.body.includes(user.secret), 'no secret')
+  t.equal((await h.svc.call('GET', `/v1/users/${user.id}/mfa`, { token: h.svc.admin })).statusCode, 200, 'an admin sees them too')
   const regenerated = await h.svc.call('POST', `/v1/users/${user.id}/mfa/recovery-codes`, { token })
   t.equal(regenerated.statusCode, 201)
   t.equal(regenerated.json().recoveryCodes.length, 10)

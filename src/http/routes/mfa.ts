@@ -7,7 +7,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { confirmTotp, regenerateRecoveryCodes, removeTotp, resetFactors, startTotpEnrolment } from '../../commands/mfa.js'
+import { confirmTotp, listFactors, regenerateRecoveryCodes, removeTotp, resetFactors, startTotpEnrolment } from '../../commands/mfa.js'
 import { ROLES } from '../../domain/roles.js'
 import { getUserById } from '../../projections/user-queries.js'
 import { requireRecentSecondFactor } from '../auth/second-factor.js'
@@ -28,6 +28,15 @@ const Confirmed = Type.Object({
   recoveryCodes: Type.Union([RecoveryCodes, Type.Null()], { description: 'New recovery codes when the user had none; null otherwise' })
 }, { additionalProperties: false })
 
+const Factor = Type.Object({
+  kind: Type.Union([Type.Literal('totp'), Type.Literal('recovery_codes')]),
+  name: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('active')]),
+  addedAt: Type.String({ format: 'date-time' }),
+  lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  remaining: Type.Optional(Type.Integer({ minimum: 0, description: 'Recovery codes left' }))
+}, { additionalProperties: false })
+
 const CodeBody = Type.Object({ code: Type.String({ minLength: 1, maxLength: 16 }) }, { additionalProperties: false })
 
 export const mfaRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
@@ -39,6 +48,19 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps)
     if (user === null) throw problem.notFound('No such user.')
     return user
   }
+
+  app.get('/users/:id/mfa', {
+    config: { auth: { roles: [ROLES.auditor], self: 'params.id', enrolment: true } },
+    schema: {
+      tags: ['mfa'],
+      summary: "The user's second factors: kind, name, added, last used (never a secret)",
+      params: UserParam,
+      response: { 200: Type.Object({ items: Type.Array(Factor) }, { additionalProperties: false }), ...problemResponses(404) }
+    }
+  }, async (request) => {
+    userOf(request.params.id)
+    return { items: await listFactors(deps.commands, request.params.id) }
+  })
 
   app.post('/users/:id/mfa/totp', {
     config: { auth: { self: 'params.id', enrolment: true } },
