@@ -112,3 +112,13 @@ t.test('a lone surrogate in any string field of any route is a 4xx and changes n
   const query = await svc.call('GET', '/v1/users?q=%ED%A0%80', { token: svc.admin })
   t.ok(query.statusCode < 500, `a percent-encoded surrogate in a query string: ${query.statusCode}`)
 })
+
+t.test('a sign-in with an ill-formed password and an Idempotency-Key is the usual 401, not a 500 (fuzz seed 295016331)', async t => {
+  const svc = await openApiService(t)
+  for (const body of ['{"username":"admin","password":"\\ud800"}', '{"username":"\\udfff","password":"whatever it is"}']) {
+    const res = await svc.raw('POST', '/v1/authentication', { payload: body, contentType: 'application/json', headers: { 'idempotency-key': 'retry-1' } })
+    t.equal(res.statusCode, 401, `${body}: ${res.statusCode}`)
+    const again = await svc.raw('POST', '/v1/authentication', { payload: body, contentType: 'application/json', headers: { 'idempotency-key': 'retry-1' } })
+    t.equal(again.statusCode, 401, `${body} again with the same key: ${again.statusCode}`)
+  }
+})

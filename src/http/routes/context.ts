@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import canonicalize from 'canonicalize'
+import { illFormedAt } from '../plugins/validation.js'
 import type { CommandContext } from '../../commands/handler.js'
 import type { Commands } from '../../commands/deps.js'
 import type { MfaDeps } from '../../commands/mfa.js'
@@ -41,7 +42,10 @@ export function commandContext (request: FastifyRequest, deps: RouteDeps): Comma
       [{ path: '/headers/idempotency-key', message: 'must be 1-200 visible ASCII characters' }])
   }
   // Scoped to the caller and the exact request: the same key on another request is a new write.
-  const scope = canonicalize({ caller: base.actor.id, method: request.method, url: request.url, body: request.body ?? null }) ?? ''
+  const scoped = { caller: base.actor.id, method: request.method, url: request.url, body: request.body ?? null }
+  // RFC 8785 refuses lone surrogates, which the sign-in body lets through (validation.ts) so that
+  // they are its usual 401: such a body is scoped by its JSON text (which escapes them) instead.
+  const scope = illFormedAt(scoped, '') === null ? canonicalize(scoped) ?? '' : `ill-formed\0${JSON.stringify(scoped)}`
   return { ...base, idempotencyKey: createHash('sha256').update(key).update('\0').update(scope).digest('hex') }
 }
 
