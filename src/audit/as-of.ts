@@ -54,6 +54,7 @@ export async function userAsOf (store: EventStore, userId: string, asOf: string,
     // The read model's order, so that an instant in the future gives exactly the current view.
     roles: [...state.roles].sort(byText),
     companies: [...state.companies].sort(byText),
+    companyRoles: state.companyRoles.map(r => ({ companyId: r.companyId, roleId: r.roleId })),
     providers: [...state.providers].sort((a, b) => byText(a.providerId, b.providerId))
       .map(({ providerId, externalUserId }) => ({ providerId, externalUserId })),
     createdAt: occurredAtOf(first),

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { authDecider, isLocked, isLockedFor, type AuthCommand, type AuthOutcome } from '../domain/authentication.js'
+import { authorizeUserCommand, GLOBAL_AUTHORITY, noSuchUser } from '../domain/company-scope.js'
 import { DomainError } from '../domain/errors.js'
 import { streams } from '../domain/events.js'
 import { normalizeUsername } from '../domain/identity-values.js'
@@ -15,7 +16,7 @@ import { isWellFormed, toWellFormed } from '../domain/unicode.js'
 import type { CompletedChallenge, SecondFactorMethod } from '../domain/mfa.js'
 import { ADMIN_ROLE } from '../domain/roles.js'
 import { userDecider, type UserState } from '../domain/user.js'
-import type { Commands, WriteResult } from './deps.js'
+import type { Commands, ExecuteOptions, WriteResult } from './deps.js'
 import { AuthenticationError, WrongCurrentPasswordError } from './errors.js'
 import { handleCommand, SYSTEM_ACTOR, type CommandContext } from './handler.js'
 import { holderOf } from './reservations.js'
@@ -234,11 +235,15 @@ export async function changeOwnPassword (
 }
 
 /** An administrator sets a new password (no current password needed). */
-export async function resetPassword (deps: Commands, userId: string, newPassword: string, ctx: CommandContext): Promise<WriteResult> {
+export async function resetPassword (
+  deps: Commands, userId: string, newPassword: string, ctx: CommandContext, options: ExecuteOptions = {}
+): Promise<WriteResult> {
   const user = await loadUser(deps, userId)
-  if (user.status === 'none') throw new DomainError('USER_NOT_FOUND', 'no such user', { userId })
+  if (user.status === 'none') throw noSuchUser(userId)
+  // Before the hash: a user the caller may not see is refused as fast as one that does not exist.
+  authorizeUserCommand(options.authority ?? GLOBAL_AUTHORITY, { type: 'ResetPassword', data: { userId, passwordHash: '' } }, user)
   const passwordHash = await hashAcceptablePassword(deps, newPassword, user.username)
-  return await deps.execute({ type: 'ResetPassword', data: { userId, passwordHash } }, ctx)
+  return await deps.execute({ type: 'ResetPassword', data: { userId, passwordHash } }, ctx, options)
 }
 
 /** Ends a lockout (an administrator's decision). Returns the position appended, if any. */

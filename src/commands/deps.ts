@@ -1,4 +1,5 @@
 import type { LockoutPolicy } from '../domain/authentication.js'
+import type { Authority } from '../domain/company-scope.js'
 import type { PasswordPolicy } from '../domain/password-policy.js'
 import type { UserCommand } from '../domain/user.js'
 import type { EventStore } from '../eventstore/port.js'
@@ -35,6 +36,11 @@ export interface WriteResult {
 export interface ExecuteOptions {
   /** The version the client last saw (If-Match). A mismatch is 412, never retried. */
   readonly ifMatch?: number
+  /**
+   * Who may run the command on which users (src/domain/company-scope.ts), checked against the
+   * user's stream at the revision the command is planned on. Default: global.
+   */
+  readonly authority?: Authority
 }
 
 /**

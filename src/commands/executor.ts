@@ -11,6 +11,7 @@
  * a revision conflict at the append means another process changed the user: the steps done are
  * undone and the command is planned again on the new state (bounded; never under If-Match).
  */
+import { authorizeUserCommand, GLOBAL_AUTHORITY } from '../domain/company-scope.js'
 import { streams } from '../domain/events.js'
 import { compensationOf, planUserCommand, stepsOf, type Step, type Undo, type UserPlan } from '../domain/user-plan.js'
 import { isActiveAdmin, userDecider, type UserCommand } from '../domain/user.js'
@@ -93,15 +94,17 @@ export function createExecutor (commands: Commands): Commands['execute'] {
 
   return async function execute (command: UserCommand, ctx: CommandContext, options: ExecuteOptions = {}): Promise<WriteResult> {
     const attempts = options.ifMatch === undefined ? DEFAULT_ATTEMPTS : 1
+    const authority = options.authority ?? GLOBAL_AUTHORITY
     return await commands.queue.run(streams.user(command.data.userId), async () => {
       let target = command
       for (let attempt = 1; ; attempt++) {
         const stream = streams.user(target.data.userId)
         const folded = await commands.load(userDecider, stream)
-        // A missing user is 404 (the plan says so) whatever If-Match says; a stale one is 412
-        // before any rule is checked.
+        // A missing user is 404 (the plan says so) whatever If-Match says, and so is one the
+        // authority may not see; a stale one is 412 before any other rule is checked.
+        authorizeUserCommand(authority, target, folded.state)
         if (folded.state.status !== 'none') checkIfMatch(options.ifMatch, folded.revision)
-        const outcome = await run(planUserCommand(target, folded.state), folded, ctx)
+        const outcome = await run(planUserCommand(target, folded.state, authority), folded, ctx)
         switch (outcome.type) {
           case 'done':
             return { userId: target.data.userId, position: outcome.position }

@@ -10,7 +10,7 @@ import { normalizeUsername } from '../domain/identity-values.js'
 import { checkPassword } from '../domain/password-policy.js'
 import { userDecider, type UserCommand, type UserProfile, type UserState } from '../domain/user.js'
 import { loadCatalogSnapshot } from './catalog-snapshot.js'
-import type { Commands, WriteResult } from './deps.js'
+import type { Commands, ExecuteOptions, WriteResult } from './deps.js'
 import type { CommandContext } from './handler.js'
 
 export type { WriteResult } from './deps.js'
@@ -23,7 +23,7 @@ export interface RegisterUserInput extends UserProfile {
   readonly providers?: readonly { providerId: string, externalUserId?: string | null }[]
 }
 
-export async function registerUser (commands: Commands, input: RegisterUserInput, ctx: CommandContext): Promise<WriteResult> {
+export async function registerUser (commands: Commands, input: RegisterUserInput, ctx: CommandContext, options: ExecuteOptions = {}): Promise<WriteResult> {
   const username = normalizeUsername(input.username)
   const passwordHash = await hashAcceptablePassword(commands, input.password, username)
   const roles = [...input.roles ?? []]
@@ -35,36 +35,48 @@ export async function registerUser (commands: Commands, input: RegisterUserInput
   return await commands.execute({
     type: 'RegisterUser',
     data: { userId: commands.newId(), username, passwordHash, roles, companies, providers, catalog, ...profileOf(input) }
-  }, ctx)
+  }, ctx, options)
 }
 
 export async function updateProfile (
-  commands: Commands, userId: string, profile: UserProfile, ctx: CommandContext, options: { ifMatch?: number } = {}
+  commands: Commands, userId: string, profile: UserProfile, ctx: CommandContext, options: ExecuteOptions = {}
 ): Promise<WriteResult> {
   const catalog = await loadCatalogSnapshot(commands, { identificationTypes: [profile.identificationType] })
   return await commands.execute({ type: 'UpdateProfile', data: { userId, catalog, ...profileOf(profile) } }, ctx, options)
 }
 
-export const assignRole = (commands: Commands, userId: string, roleId: string, ctx: CommandContext): Promise<WriteResult> =>
-  withCatalog(commands, { roles: [roleId] }, catalog => ({ type: 'AssignRole', data: { userId, roleId, catalog } }), ctx)
+export const assignRole = (commands: Commands, userId: string, roleId: string, ctx: CommandContext, options: ExecuteOptions = {}): Promise<WriteResult> =>
+  withCatalog(commands, { roles: [roleId] }, catalog => ({ type: 'AssignRole', data: { userId, roleId, catalog } }), ctx, options)
 
-export const revokeRole = (commands: Commands, userId: string, roleId: string, ctx: CommandContext): Promise<WriteResult> =>
-  commands.execute({ type: 'RevokeRole', data: { userId, roleId } }, ctx)
+export const revokeRole = (commands: Commands, userId: string, roleId: string, ctx: CommandContext, options: ExecuteOptions = {}): Promise<WriteResult> =>
+  commands.execute({ type: 'RevokeRole', data: { userId, roleId } }, ctx, options)
 
-export const linkCompany = (commands: Commands, userId: string, companyId: string, ctx: CommandContext): Promise<WriteResult> =>
-  withCatalog(commands, { companies: [companyId] }, catalog => ({ type: 'LinkCompany', data: { userId, companyId, catalog } }), ctx)
+/** A role held in one company; the user must be linked to it. */
+export const assignCompanyRole = (
+  commands: Commands, userId: string, companyId: string, roleId: string, ctx: CommandContext, options: ExecuteOptions = {}
+): Promise<WriteResult> =>
+  withCatalog(commands, { roles: [roleId] }, catalog => ({ type: 'AssignCompanyRole', data: { userId, companyId, roleId, catalog } }), ctx, options)
 
-export const unlinkCompany = (commands: Commands, userId: string, companyId: string, ctx: CommandContext): Promise<WriteResult> =>
-  commands.execute({ type: 'UnlinkCompany', data: { userId, companyId } }, ctx)
+export const revokeCompanyRole = (
+  commands: Commands, userId: string, companyId: string, roleId: string, ctx: CommandContext, options: ExecuteOptions = {}
+): Promise<WriteResult> =>
+  commands.execute({ type: 'RevokeCompanyRole', data: { userId, companyId, roleId } }, ctx, options)
+
+export const linkCompany = (commands: Commands, userId: string, companyId: string, ctx: CommandContext, options: ExecuteOptions = {}): Promise<WriteResult> =>
+  withCatalog(commands, { companies: [companyId] }, catalog => ({ type: 'LinkCompany', data: { userId, companyId, catalog } }), ctx, options)
+
+/** Also revokes every role the user holds in that company (events for both). */
+export const unlinkCompany = (commands: Commands, userId: string, companyId: string, ctx: CommandContext, options: ExecuteOptions = {}): Promise<WriteResult> =>
+  commands.execute({ type: 'UnlinkCompany', data: { userId, companyId } }, ctx, options)
 
 export const linkProvider = (
-  commands: Commands, userId: string, providerId: string, externalUserId: string | null, ctx: CommandContext
+  commands: Commands, userId: string, providerId: string, externalUserId: string | null, ctx: CommandContext, options: ExecuteOptions = {}
 ): Promise<WriteResult> =>
   withCatalog(commands, { providers: [providerId] },
-    catalog => ({ type: 'LinkProvider', data: { userId, providerId, externalUserId, catalog } }), ctx)
+    catalog => ({ type: 'LinkProvider', data: { userId, providerId, externalUserId, catalog } }), ctx, options)
 
-export const unlinkProvider = (commands: Commands, userId: string, providerId: string, ctx: CommandContext): Promise<WriteResult> =>
-  commands.execute({ type: 'UnlinkProvider', data: { userId, providerId } }, ctx)
+export const unlinkProvider = (commands: Commands, userId: string, providerId: string, ctx: CommandContext, options: ExecuteOptions = {}): Promise<WriteResult> =>
+  commands.execute({ type: 'UnlinkProvider', data: { userId, providerId } }, ctx, options)
 
 /**
  * Deactivating releases the admin seat first (LAST_ADMIN is decided there); activating also ends
@@ -72,9 +84,9 @@ export const unlinkProvider = (commands: Commands, userId: string, providerId: s
  * steps of the plan, src/domain/user-plan.ts).
  */
 export const changeStatus = (
-  commands: Commands, userId: string, status: 'active' | 'inactive', reason: string | null, ctx: CommandContext
+  commands: Commands, userId: string, status: 'active' | 'inactive', reason: string | null, ctx: CommandContext, options: ExecuteOptions = {}
 ): Promise<WriteResult> =>
-  commands.execute({ type: 'ChangeStatus', data: { userId, status, reason } }, ctx)
+  commands.execute({ type: 'ChangeStatus', data: { userId, status, reason } }, ctx, options)
 
 export async function loadUser (commands: Pick<Commands, 'load'>, userId: string): Promise<UserState> {
   return (await commands.load(userDecider, streams.user(userId))).state
@@ -102,9 +114,10 @@ async function withCatalog (
   commands: Commands,
   refs: Parameters<typeof loadCatalogSnapshot>[1],
   build: (catalog: Awaited<ReturnType<typeof loadCatalogSnapshot>>) => UserCommand,
-  ctx: CommandContext
+  ctx: CommandContext,
+  options: ExecuteOptions
 ): Promise<WriteResult> {
-  return await commands.execute(build(await loadCatalogSnapshot(commands, refs)), ctx)
+  return await commands.execute(build(await loadCatalogSnapshot(commands, refs)), ctx, options)
 }
 
 const profileOf = (p: UserProfile): UserProfile => ({

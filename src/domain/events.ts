@@ -19,6 +19,10 @@ export const ProviderLink = Type.Object({
 }, { additionalProperties: false })
 export type ProviderLink = Static<typeof ProviderLink>
 
+/** A role held in a company. */
+export const CompanyRole = Type.Object({ companyId: Slug, roleId: Slug }, { additionalProperties: false })
+export type CompanyRole = Static<typeof CompanyRole>
+
 /** The profile fields of a user, as events carry them (and the user view shows them). */
 export const UserProfileFields = {
   email: Type.String({ maxLength: 254 }),
@@ -62,6 +66,9 @@ export const UserDeactivated = event('UserDeactivated', 1, { userId: Uuid, reaso
 export const UserActivated = event('UserActivated', 1, { userId: Uuid, reason: Nullable(Type.String({ maxLength: 500 })) })
 export const UserCompanyLinked = event('UserCompanyLinked', 1, { userId: Uuid, companyId: Slug })
 export const UserCompanyUnlinked = event('UserCompanyUnlinked', 1, { userId: Uuid, companyId: Slug })
+/** A role held in one company (the user is linked to it); unlinking the company revokes it first. */
+export const UserCompanyRoleAssigned = event('UserCompanyRoleAssigned', 1, { userId: Uuid, companyId: Slug, roleId: Slug })
+export const UserCompanyRoleRevoked = event('UserCompanyRoleRevoked', 1, { userId: Uuid, companyId: Slug, roleId: Slug })
 /** Also appended when an already linked provider gets a different externalUserId. */
 export const UserProviderLinked = event('UserProviderLinked', 1, { userId: Uuid, ...ProviderLink.properties })
 export const UserProviderUnlinked = event('UserProviderUnlinked', 1, { userId: Uuid, providerId: Slug })
@@ -221,7 +228,7 @@ export const eventDefinitions = [
   UserRegistered, UserProfileUpdated, UserRoleAssigned, UserRoleRevoked,
   UserPasswordChanged, UserPasswordReset, UserPasswordRehashed,
   UserDeactivated, UserActivated, UserCompanyLinked, UserCompanyUnlinked,
-  UserProviderLinked, UserProviderUnlinked,
+  UserProviderLinked, UserProviderUnlinked, UserCompanyRoleAssigned, UserCompanyRoleRevoked,
   AuthenticationSucceeded, AuthenticationFailed, UserLockedOut, UserUnlocked,
   RoleDefined, RoleUpdated, RoleDeactivated, RoleActivated,
   CompanyDefined, CompanyUpdated, CompanyDeactivated, CompanyActivated,
@@ -249,7 +256,8 @@ export const SECRET_FIELDS = ['passwordHash', 'secretHash', 'sealedSecret', 'cod
 type Pick<T extends EventType> = EventOf<T>
 export type UserEvent = Pick<'UserRegistered' | 'UserProfileUpdated' | 'UserRoleAssigned' | 'UserRoleRevoked' |
 'UserPasswordChanged' | 'UserPasswordReset' | 'UserPasswordRehashed' | 'UserDeactivated' | 'UserActivated' |
-'UserCompanyLinked' | 'UserCompanyUnlinked' | 'UserProviderLinked' | 'UserProviderUnlinked'>
+'UserCompanyLinked' | 'UserCompanyUnlinked' | 'UserProviderLinked' | 'UserProviderUnlinked' |
+'UserCompanyRoleAssigned' | 'UserCompanyRoleRevoked'>
 export type AuthEvent = Pick<'AuthenticationSucceeded' | 'AuthenticationFailed' | 'UserLockedOut' | 'UserUnlocked'>
 export type RoleEvent = Pick<'RoleDefined' | 'RoleUpdated' | 'RoleDeactivated' | 'RoleActivated'>
 export type CompanyEvent = Pick<'CompanyDefined' | 'CompanyUpdated' | 'CompanyDeactivated' | 'CompanyActivated'>

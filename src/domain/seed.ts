@@ -8,7 +8,9 @@ export interface SeedRole extends SeedEntry { readonly description: string }
 export const SYSTEM_ROLES: readonly SeedRole[] = [
   { id: ROLES.admin, name: 'Identity administrator', description: 'May do everything' },
   { id: ROLES.auditor, name: 'Identity auditor', description: 'Reads users, catalogs and the event history' },
-  { id: ROLES.subscriber, name: 'Identity event subscriber', description: 'Reads the event feed and stream' }
+  { id: ROLES.subscriber, name: 'Identity event subscriber', description: 'Reads the event feed and stream' },
+  { id: ROLES.companyAdmin, name: 'Company administrator', description: 'In a company: runs the users linked to it' },
+  { id: ROLES.companyAuditor, name: 'Company auditor', description: 'In a company: reads its users, their history and past state' }
 ]
 
 /** Colombia's identification document types. */

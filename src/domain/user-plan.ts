@@ -22,6 +22,7 @@
  * admin without a seat (the guard is stricter, never weaker) or a reservation without a user
  * (taken over after a while, src/commands/reservations.ts).
  */
+import { authorizeUserCommand, GLOBAL_AUTHORITY, type Authority } from './company-scope.js'
 import type { UserEvent } from './events.js'
 import { emailKey, identificationKey } from './identity-values.js'
 import type { ReservationKind } from './reservation.js'
@@ -71,8 +72,12 @@ export function claimsOf (state: UserState): Claim[] {
 const missingFrom = (claims: readonly Claim[], others: readonly Claim[]): Claim[] =>
   claims.filter(c => !others.some(o => o.kind === c.kind && o.value === c.value))
 
-/** Decides the command (a broken rule throws its DomainError here, before any step) and plans it. */
-export function planUserCommand (command: UserCommand, before: UserState): UserPlan {
+/**
+ * Decides the command (a broken rule throws its DomainError here, before any step) and plans it.
+ * Whether `authority` may run it on this user at all is checked first (company-scope.ts).
+ */
+export function planUserCommand (command: UserCommand, before: UserState, authority: Authority = GLOBAL_AUTHORITY): UserPlan {
+  authorizeUserCommand(authority, command, before)
   const events = userDecider.decide(command, before)
   const state = events.reduce(userDecider.evolve, before)
   const held = claimsOf(before)

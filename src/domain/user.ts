@@ -7,9 +7,9 @@
 import { CREDENTIAL_EVENTS } from './credentials.js'
 import type { Decider } from './decider.js'
 import { DomainError, type DomainErrorCode } from './errors.js'
-import type { EventOf, ProviderLink, UserEvent, UserProfile } from './events.js'
+import type { CompanyRole, EventOf, ProviderLink, UserEvent, UserProfile } from './events.js'
 import { normalizeUsername } from './identity-values.js'
-import { ADMIN_ROLE } from './roles.js'
+import { ADMIN_ROLE, grantScopes } from './roles.js'
 
 export { ADMIN_ROLE }
 export type { UserProfile }
@@ -30,6 +30,8 @@ export type UserState =
     status: 'active' | 'inactive'
     /** How many credential events (credentials.ts) the user has had: a token carries it as `cv`. */
     credentialVersion: number
+    /** Roles held in a company the user is linked to, sorted by company then role. */
+    companyRoles: CompanyRole[]
   })
 
 type ExistingUser = Exclude<UserState, { status: 'none' }>
@@ -39,6 +41,8 @@ export type UserCommand =
   | { type: 'UpdateProfile', data: { userId: string, catalog: CatalogSnapshot } & UserProfile }
   | { type: 'AssignRole', data: { userId: string, roleId: string, catalog: CatalogSnapshot } }
   | { type: 'RevokeRole', data: { userId: string, roleId: string } }
+  | { type: 'AssignCompanyRole', data: { userId: string, companyId: string, roleId: string, catalog: CatalogSnapshot } }
+  | { type: 'RevokeCompanyRole', data: { userId: string, companyId: string, roleId: string } }
   | { type: 'ChangePassword', data: { userId: string, passwordHash: string } }
   | { type: 'ResetPassword', data: { userId: string, passwordHash: string } }
   | { type: 'RehashPassword', data: { userId: string, passwordHash: string } }
@@ -51,6 +55,9 @@ export type UserCommand =
 /** Status active and holds the identity-admin role: compare before and after a command to know whether a seat moves. */
 export const isActiveAdmin = (state: UserState): boolean =>
   state.status === 'active' && state.roles.includes(ADMIN_ROLE)
+
+/** The answer for a user that does not exist, and for every user a caller may not see (company-scope.ts). */
+export const noSuchUser = (userId: string): DomainError => new DomainError('USER_NOT_FOUND', 'There is no such user', { userId })
 
 // ── catalog references ──────────────────────────────────────────────────────────────────────
 type Reference = 'role' | 'company' | 'provider' | 'identificationType'
@@ -70,6 +77,19 @@ const requireActive = (kind: Reference, id: string, catalog: CatalogSnapshot): v
   if (status === undefined) throw new DomainError(ref.unknown, `There is no ${ref.label} ${id}`, { kind, id })
   if (status !== 'active') throw new DomainError(ref.inactive, `The ${ref.label} ${id} is inactive`, { kind, id })
 }
+
+const requireGrantable = (roleId: string, scope: 'global' | 'company'): void => {
+  if (grantScopes(roleId).includes(scope)) return
+  throw scope === 'global'
+    ? new DomainError('ROLE_COMPANY_ONLY', `The role ${roleId} is granted in a company only`, { roleId })
+    : new DomainError('ROLE_GLOBAL_ONLY', `The role ${roleId} cannot be granted in a company`, { roleId })
+}
+
+export const holdsCompanyRole = (user: { companyRoles: readonly CompanyRole[] }, companyId: string, roleId: string): boolean =>
+  user.companyRoles.some(r => r.companyId === companyId && r.roleId === roleId)
+
+const compareCompanyRoles = (a: CompanyRole, b: CompanyRole): number =>
+  a.companyId < b.companyId ? -1 : a.companyId > b.companyId ? 1 : a.roleId < b.roleId ? -1 : a.roleId > b.roleId ? 1 : 0
 
 // ── decide ──────────────────────────────────────────────────────────────────────────────────
 const unique = (ids: readonly string[]): string[] => [...new Set(ids)].sort()
@@ -99,6 +119,7 @@ const register = (data: Extract<UserCommand, { type: 'RegisterUser' }>['data']):
   const providers = uniqueProviders(data.providers)
   requireActive('identificationType', data.identificationType, catalog)
   for (const id of roles) requireActive('role', id, catalog)
+  for (const id of roles) requireGrantable(id, 'global')
   for (const id of companies) requireActive('company', id, catalog)
   for (const { providerId } of providers) requireActive('provider', providerId, catalog)
   return [{ type: 'UserRegistered', data: { userId, username, ...profileOf(data), passwordHash, roles, companies, providers } }]
@@ -120,7 +141,22 @@ const decideExisting = (command: Exclude<UserCommand, { type: 'RegisterUser' }>,
       const { roleId, catalog } = command.data
       if (user.roles.includes(roleId)) return []
       requireActive('role', roleId, catalog)
+      requireGrantable(roleId, 'global')
       return [{ type: 'UserRoleAssigned', data: { userId, roleId } }]
+    }
+    case 'AssignCompanyRole': {
+      const { companyId, roleId, catalog } = command.data
+      if (holdsCompanyRole(user, companyId, roleId)) return []
+      requireActive('role', roleId, catalog)
+      requireGrantable(roleId, 'company')
+      if (!user.companies.includes(companyId)) {
+        throw new DomainError('COMPANY_NOT_LINKED', `The user is not linked to the company ${companyId}`, { companyId })
+      }
+      return [{ type: 'UserCompanyRoleAssigned', data: { userId, companyId, roleId } }]
+    }
+    case 'RevokeCompanyRole': {
+      const { companyId, roleId } = command.data
+      return holdsCompanyRole(user, companyId, roleId) ? [{ type: 'UserCompanyRoleRevoked', data: { userId, companyId, roleId } }] : []
     }
     case 'RevokeRole': {
       const { roleId } = command.data
@@ -147,7 +183,11 @@ const decideExisting = (command: Exclude<UserCommand, { type: 'RegisterUser' }>,
     }
     case 'UnlinkCompany': {
       const { companyId } = command.data
-      return user.companies.includes(companyId) ? [{ type: 'UserCompanyUnlinked', data: { userId, companyId } }] : []
+      if (!user.companies.includes(companyId)) return []
+      // The roles held there go first, each as its own event: a reader of the log sees them end.
+      const revoked: UserEvent[] = user.companyRoles.filter(r => r.companyId === companyId)
+        .map(({ roleId }) => ({ type: 'UserCompanyRoleRevoked', data: { userId, companyId, roleId } }))
+      return [...revoked, { type: 'UserCompanyUnlinked', data: { userId, companyId } }]
     }
     case 'LinkProvider': {
       const { providerId, externalUserId, catalog } = command.data
@@ -175,7 +215,7 @@ const decide = (command: UserCommand, state: UserState): UserEvent[] => {
     if (state.status !== 'none') throw new DomainError('USER_EXISTS', 'The user already exists', { userId })
     return register(command.data)
   }
-  if (state.status === 'none') throw new DomainError('USER_NOT_FOUND', 'There is no such user', { userId })
+  if (state.status === 'none') throw noSuchUser(userId)
   return decideExisting(command, state)
 }
 
@@ -198,7 +238,7 @@ const apply = (state: UserState, event: UserEvent): UserState => {
   switch (event.type) {
     case 'UserRegistered': {
       const { userId, username, passwordHash, roles, companies, providers } = event.data
-      return { status: 'active', userId, username, passwordHash, roles, companies, providers, credentialVersion: 0, ...profileOf(event.data) }
+      return { status: 'active', userId, username, passwordHash, roles, companies, providers, credentialVersion: 0, companyRoles: [], ...profileOf(event.data) }
     }
     case 'UserProfileUpdated':
       return patch(state, () => profileOf(event.data))
@@ -224,6 +264,16 @@ const apply = (state: UserState, event: UserEvent): UserState => {
     }
     case 'UserProviderUnlinked':
       return patch(state, user => ({ providers: user.providers.filter(link => link.providerId !== event.data.providerId) }))
+    case 'UserCompanyRoleAssigned': {
+      const { companyId, roleId } = event.data
+      return patch(state, user => holdsCompanyRole(user, companyId, roleId)
+        ? {}
+        : { companyRoles: [...user.companyRoles, { companyId, roleId }].sort(compareCompanyRoles) })
+    }
+    case 'UserCompanyRoleRevoked': {
+      const { companyId, roleId } = event.data
+      return patch(state, user => ({ companyRoles: user.companyRoles.filter(r => r.companyId !== companyId || r.roleId !== roleId) }))
+    }
     default: {
       const unknown: never = event
       return unknown

@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3'
 
 /** Bump on any change to the DDL below or to what a projection writes: old files get rebuilt. */
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 
 export type Db = Database.Database
 
@@ -75,8 +75,16 @@ CREATE TABLE users (
   version INTEGER NOT NULL,
   roles TEXT NOT NULL DEFAULT '[]',
   companies TEXT NOT NULL DEFAULT '[]',
-  providers TEXT NOT NULL DEFAULT '[]'
+  providers TEXT NOT NULL DEFAULT '[]',
+  company_roles TEXT NOT NULL DEFAULT '[]'
 );
+
+CREATE TABLE user_company_roles (
+  user_id TEXT NOT NULL,
+  company_id TEXT NOT NULL,
+  role_id TEXT NOT NULL,
+  PRIMARY KEY (user_id, company_id, role_id)
+) WITHOUT ROWID;
 
 CREATE TABLE user_roles (
   user_id TEXT NOT NULL,

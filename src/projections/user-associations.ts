@@ -24,6 +24,12 @@ const recomputeProviders = (userId: string): Statement => sqlOnce(`providers:${u
      FROM user_providers WHERE user_id = ?)
    WHERE id = ?`, userId, userId)
 
+const recomputeCompanyRoles = (userId: string): Statement => sqlOnce(`company-roles:${userId}`,
+  `UPDATE users SET company_roles = (
+     SELECT json_group_array(json_object('companyId', company_id, 'roleId', role_id) ORDER BY company_id, role_id)
+     FROM user_company_roles WHERE user_id = ?)
+   WHERE id = ?`, userId, userId)
+
 const upsertProvider = (userId: string, username: string, providerId: string, externalUserId: string | null): Statement => sql(
   `INSERT INTO user_providers (user_id, provider_id, username, external_user_id) VALUES (?, ?, ?, ?)
    ON CONFLICT (user_id, provider_id) DO UPDATE SET external_user_id = excluded.external_user_id`,
@@ -46,7 +52,7 @@ export const userAssociationsProjection: Projection = {
   name: 'user-associations',
   handles: [
     'UserRegistered', 'UserRoleAssigned', 'UserRoleRevoked', 'UserCompanyLinked', 'UserCompanyUnlinked',
-    'UserProviderLinked', 'UserProviderUnlinked'
+    'UserProviderLinked', 'UserProviderUnlinked', 'UserCompanyRoleAssigned', 'UserCompanyRoleRevoked'
   ],
   project (event) {
     switch (event.type) {
@@ -86,6 +92,20 @@ export const userAssociationsProjection: Projection = {
       case 'UserProviderUnlinked': {
         const d = dataOf<EventOf<'UserProviderUnlinked'>['data']>(event)
         return [sql('DELETE FROM user_providers WHERE user_id = ? AND provider_id = ?', d.userId, d.providerId), recomputeProviders(d.userId)]
+      }
+      case 'UserCompanyRoleAssigned': {
+        const d = dataOf<EventOf<'UserCompanyRoleAssigned'>['data']>(event)
+        return [
+          sql('INSERT OR IGNORE INTO user_company_roles (user_id, company_id, role_id) SELECT id, ?, ? FROM users WHERE id = ?', d.companyId, d.roleId, d.userId),
+          recomputeCompanyRoles(d.userId)
+        ]
+      }
+      case 'UserCompanyRoleRevoked': {
+        const d = dataOf<EventOf<'UserCompanyRoleRevoked'>['data']>(event)
+        return [
+          sql('DELETE FROM user_company_roles WHERE user_id = ? AND company_id = ? AND role_id = ?', d.userId, d.companyId, d.roleId),
+          recomputeCompanyRoles(d.userId)
+        ]
       }
       default: return []
     }

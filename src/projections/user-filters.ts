@@ -20,11 +20,16 @@ export interface UserFilter {
   providerId?: string
   identificationType?: string
   identificationNumber?: string
+  /**
+   * Only users linked to one of these companies: the scope of a company-scoped caller
+   * (src/http/auth/scope.ts), never a query parameter. Empty: nobody.
+   */
+  inCompanies?: readonly string[]
 }
 
 export interface Sql { sql: string, params: unknown[] }
 
-export const FILTER_KEYS = ['username', 'email', 'q', 'status', 'role', 'companyId', 'providerId', 'identificationType', 'identificationNumber'] as const
+export const FILTER_KEYS = ['username', 'email', 'q', 'status', 'role', 'companyId', 'providerId', 'identificationType', 'identificationNumber', 'inCompanies'] as const
 export type FilterKey = (typeof FILTER_KEYS)[number]
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
@@ -37,6 +42,14 @@ export function normalizeFilter (filter: UserFilter): UserFilter {
   if (n.email !== undefined) n.email = searchKey(n.email)
   if (n.q !== undefined) n.q = searchKey(n.q.replace(LONE_SURROGATE, '\uFFFD'))
   if (n.q === '') delete n.q
+  if (n.inCompanies !== undefined) {
+    n.inCompanies = [...new Set(n.inCompanies)].sort()
+    // One company: the company index drives the query, as for ?companyId= (same rows).
+    if (n.inCompanies.length === 1 && n.companyId === undefined) {
+      n.companyId = n.inCompanies[0]
+      delete n.inCompanies
+    }
+  }
   if (n.status !== undefined && !['active', 'inactive', 'locked'].includes(n.status)) throw new RangeError(`unknown status ${String(n.status)}`)
   return n
 }
@@ -110,6 +123,11 @@ function term (key: Exclude<FilterKey, 'q'>, n: UserFilter, now: string): Sql {
       if (n.status === 'inactive') return { sql: "+u.status = 'inactive'", params: [] }
       if (n.status === 'locked') return { sql: "+u.status = 'active' AND +u.locked_until > ?", params: [now] }
       return { sql: "+u.status = 'active' AND (u.locked_until IS NULL OR +u.locked_until <= ?)", params: [now] }
+    case 'inCompanies':
+      return {
+        sql: 'EXISTS (SELECT 1 FROM user_companies x WHERE x.user_id = u.id AND x.company_id IN (SELECT value FROM json_each(?)))',
+        params: [JSON.stringify(n.inCompanies)]
+      }
     case 'role':
     case 'companyId':
     case 'providerId': {

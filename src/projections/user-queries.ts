@@ -13,7 +13,7 @@ export const USER_VIEW_COLUMNS = [...Object.values(USER_COLUMNS), 'locked_until'
 type Columns = typeof USER_COLUMNS
 /** A users row as USER_VIEW_COLUMNS reads it: the view's fields by column name, lists as JSON text. */
 export type UserRow = {
-  [F in keyof Columns as Columns[F]]: F extends 'roles' | 'companies' | 'providers' ? string : F extends 'status' ? 'active' | 'inactive' : UserView[F]
+  [F in keyof Columns as Columns[F]]: F extends 'roles' | 'companies' | 'providers' | 'companyRoles' ? string : F extends 'status' ? 'active' | 'inactive' : UserView[F]
 } & { locked_until: string | null }
 
 /** `now` in the canonical form locked_until is stored in, so the two compare as text. */
@@ -42,6 +42,7 @@ export function toUserView (row: UserRow, now: string): UserView {
     roles: JSON.parse(row.roles) as string[],
     companies: JSON.parse(row.companies) as string[],
     providers: JSON.parse(row.providers) as ProviderLinkView[],
+    companyRoles: JSON.parse(row.company_roles) as UserView['companyRoles'],
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     version: row.version
@@ -68,12 +69,13 @@ export interface CredentialState {
   /** Bumped by password change/reset, deactivation and lockout: tokens carrying an older one are revoked. */
   credentialVersion: number
   roles: string[]
+  companyRoles: UserView['companyRoles']
 }
 
 /** The per-request token check: one prepared primary-key lookup. */
 export function getCredentialState (db: Db, userId: string): CredentialState | null {
-  const row = prepareCached(db, 'SELECT id, username, status, locked_until, credential_version, roles FROM users WHERE id = ?')
-    .get(userId) as { id: string, username: string, status: 'active' | 'inactive', locked_until: string | null, credential_version: number, roles: string } | undefined
+  const row = prepareCached(db, 'SELECT id, username, status, locked_until, credential_version, roles, company_roles FROM users WHERE id = ?')
+    .get(userId) as { id: string, username: string, status: 'active' | 'inactive', locked_until: string | null, credential_version: number, roles: string, company_roles: string } | undefined
   if (row === undefined) return null
   return {
     userId: row.id,
@@ -81,7 +83,8 @@ export function getCredentialState (db: Db, userId: string): CredentialState | n
     status: row.status,
     lockedUntil: row.locked_until,
     credentialVersion: row.credential_version,
-    roles: JSON.parse(row.roles) as string[]
+    roles: JSON.parse(row.roles) as string[],
+    companyRoles: JSON.parse(row.company_roles) as UserView['companyRoles']
   }
 }
 

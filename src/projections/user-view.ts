@@ -6,7 +6,7 @@
  * beside it (USER_COLUMNS).
  */
 import Type, { type Static } from 'typebox'
-import { ProviderLink, Slug, Timestamp, UserProfileFields, Uuid } from '../domain/events.js'
+import { CompanyRole, ProviderLink, Slug, Timestamp, UserProfileFields, Uuid } from '../domain/events.js'
 
 /** 'locked' is derived at read time: an active user whose lockout window is still open. */
 export const UserStatus = Type.Union([Type.Literal('active'), Type.Literal('inactive'), Type.Literal('locked')])
@@ -20,6 +20,7 @@ export const User = Type.Object({
   roles: Type.Array(Slug),
   companies: Type.Array(Slug),
   providers: Type.Array(ProviderLink),
+  companyRoles: Type.Array(CompanyRole, { description: 'Roles held in a company the user is linked to, by company then role' }),
   createdAt: Timestamp,
   updatedAt: Timestamp,
   version: Type.Integer({ minimum: 0, description: 'The user stream revision; also the ETag' })
@@ -45,6 +46,7 @@ export const USER_COLUMNS = Object.freeze({
   roles: 'roles',
   companies: 'companies',
   providers: 'providers',
+  companyRoles: 'company_roles',
   createdAt: 'created_at',
   updatedAt: 'updated_at',
   version: 'version'

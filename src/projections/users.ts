@@ -12,7 +12,7 @@ const USER_EVENT_TYPES = [
   'UserRegistered', 'UserProfileUpdated', 'UserRoleAssigned', 'UserRoleRevoked',
   'UserPasswordChanged', 'UserPasswordReset', 'UserPasswordRehashed',
   'UserDeactivated', 'UserActivated', 'UserCompanyLinked', 'UserCompanyUnlinked',
-  'UserProviderLinked', 'UserProviderUnlinked'
+  'UserProviderLinked', 'UserProviderUnlinked', 'UserCompanyRoleAssigned', 'UserCompanyRoleRevoked'
 ] as const satisfies ReadonlyArray<UserEvent['type']>
 
 type Registered = EventOf<'UserRegistered'>['data']

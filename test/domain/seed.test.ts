@@ -7,7 +7,7 @@ import { specification } from './given-when-then.js'
 const catalog = specification(catalogDecider)
 
 t.test('the system roles', async t => {
-  t.strictSame(SYSTEM_ROLES.map(r => r.id), [ADMIN_ROLE, 'identity-auditor', 'identity-subscriber'])
+  t.strictSame(SYSTEM_ROLES.map(r => r.id), [ADMIN_ROLE, 'identity-auditor', 'identity-subscriber', 'company-admin', 'company-auditor'])
 })
 
 t.test('each system role defines as a valid, protected RoleDefined', async t => {

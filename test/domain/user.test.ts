@@ -35,7 +35,7 @@ t.test('RegisterUser', async t => {
   t.test('the registered user folds to an active state', async t => {
     user(t).given([registered()]).thenState({
       status: 'active', userId: ALICE, username: 'alice', passwordHash: 'scrypt$hash-1',
-      roles: ['dispatcher'], companies: ['acme'], providers: [], credentialVersion: 0, ...profile
+      roles: ['dispatcher'], companies: ['acme'], providers: [], credentialVersion: 0, companyRoles: [], ...profile
     })
   })
 

@@ -9,6 +9,9 @@
  *     route parameter;
  *   - `enrolment: true` beside any of these: also open to a user who must first enrol a second
  *     factor (every other route refuses that user, src/http/auth/second-factor.ts).
+ *   - `{ ..., company: ['company-admin'] }`: also a user holding one of these roles in any
+ *     company; the handler then narrows what it sees and changes to those companies
+ *     (src/http/auth/scope.ts, src/domain/company-scope.ts; the table: access-table.ts).
  * `identity-admin` passes every role check. The OpenAPI `security` of the route and its 401/403
  * responses are derived from the same declaration (`declareAuth`), so documentation and
  * enforcement cannot drift apart.
@@ -27,6 +30,8 @@ export type RouteAuth =
   | {
     readonly roles?: readonly string[]
     readonly self?: SelfParam
+    /** Also a user holding one of these roles in any company (the handler narrows to those companies). */
+    readonly company?: readonly string[]
     /**
      * Open to a user who must enrol a second factor before anything else (src/http/auth/second-factor.ts
      * `mustEnrol`): reading itself, enrolling, signing out. Every other route refuses such a token (403).
@@ -37,8 +42,10 @@ export type RouteAuth =
 export function isAllowed (principal: Principal, policy: Exclude<RouteAuth, false>, params: unknown): boolean {
   if (principal.roles.includes(ADMIN_ROLE)) return true
   const roles = policy.roles ?? []
-  if (roles.length === 0 && policy.self === undefined) return true
+  if (roles.length === 0 && policy.self === undefined && policy.company === undefined) return true
   if (roles.some((role) => principal.roles.includes(role))) return true
+  const company = policy.company ?? []
+  if (principal.companyRoles.some(r => company.includes(r.roleId))) return true
   if (policy.self !== undefined) {
     const value = (params as Record<string, unknown> | undefined)?.[policy.self.slice('params.'.length)]
     return typeof value === 'string' && value === principal.userId
@@ -62,6 +69,9 @@ export function declareAuth (route: RouteOptions, protectedPrefix: string): void
   if (auth !== false) {
     if (auth.roles !== undefined && (!Array.isArray(auth.roles) || !auth.roles.every((r) => typeof r === 'string' && r !== ''))) {
       throw new Error(`${where}: config.auth.roles must be an array of role ids`)
+    }
+    if (auth.company !== undefined && (!Array.isArray(auth.company) || !auth.company.every((r) => typeof r === 'string' && r !== ''))) {
+      throw new Error(`${where}: config.auth.company must be an array of role ids`)
     }
     if (auth.self !== undefined && !/^params\.[A-Za-z_][A-Za-z0-9_]*$/.test(auth.self)) {
       throw new Error(`${where}: config.auth.self must name a route parameter, like 'params.id'`)

@@ -11,6 +11,7 @@
 import '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
 import { credentialRefusal, type CredentialFacts } from '../../domain/credentials.js'
+import type { CompanyRole } from '../../domain/events.js'
 import type { SigningKeys } from '../keys.js'
 import { HttpProblem, unauthorized } from '../plugins/problems.js'
 import { claimsCheck, type AccessTokenClaims } from './claims.js'
@@ -21,6 +22,8 @@ export interface CredentialState extends CredentialFacts {
   readonly userId: string
   readonly username: string
   readonly roles: readonly string[]
+  /** Roles held in a company; absent: none. */
+  readonly companyRoles?: readonly CompanyRole[]
 }
 
 export interface CredentialLookup {
@@ -38,6 +41,8 @@ export interface Principal {
   readonly amr: readonly string[]
   /** When a factor was last proved for the token (unix seconds); null when unknown. */
   readonly authTime: number | null
+  /** Current company roles, from the read model too (src/http/auth/scope.ts reads them). */
+  readonly companyRoles: readonly CompanyRole[]
 }
 
 /** The live sessions (in memory, fed by the projection): see src/projections/session-index.ts. */
@@ -90,7 +95,7 @@ export function createTokenCheck (options: TokenCheckOptions): (claims: AccessTo
       if (clients === undefined || claims.client_id !== claims.sub || claims.preferred_username !== undefined) return 'malformed claims'
       const client = clients.active(claims.sub)
       if (client === undefined) return 'client inactive'
-      return { kind: 'service', userId: client.clientId, username: `client:${client.name}`, roles: [...client.roles], amr: [], authTime: null }
+      return { kind: 'service', userId: client.clientId, username: `client:${client.name}`, roles: [...client.roles], amr: [], authTime: null, companyRoles: [] }
     }
     const state = await credentials.lookup(claims.sub)
     const refusal = credentialRefusal(state, claims.cv, nowMs)
@@ -101,7 +106,7 @@ export function createTokenCheck (options: TokenCheckOptions): (claims: AccessTo
       if (sessions.live(claims.sid, nowMs)?.userId !== claims.sub) return 'session ended'
     }
     // A token from before amr was recorded was a password sign-in.
-    return { kind: 'user', userId: state.userId, username: state.username, roles: [...state.roles], amr: claims.amr ?? ['pwd'], authTime: claims.auth_time ?? null }
+    return { kind: 'user', userId: state.userId, username: state.username, roles: [...state.roles], amr: claims.amr ?? ['pwd'], authTime: claims.auth_time ?? null, companyRoles: [...state.companyRoles ?? []] }
   }
 }
 

@@ -76,7 +76,12 @@ const DOMAIN: Readonly<Record<DomainErrorCode, { status: number, title: string }
   LAST_ADMIN: { status: 422, title: 'Last active administrator' },
   SYSTEM_ROLE_PROTECTED: { status: 422, title: 'System role is protected' },
   WEAK_PASSWORD: { status: 422, title: 'Password does not meet the policy' },
-  INVALID_USERNAME: { status: 400, title: 'Invalid username' }
+  INVALID_USERNAME: { status: 400, title: 'Invalid username' },
+  COMPANY_NOT_LINKED: { status: 422, title: 'User not linked to the company' },
+  ROLE_COMPANY_ONLY: { status: 422, title: 'Role granted in a company only' },
+  ROLE_GLOBAL_ONLY: { status: 422, title: 'Role granted globally only' },
+  COMPANY_REQUIRED: { status: 422, title: 'Company required' },
+  OUT_OF_COMPANY_SCOPE: { status: 403, title: 'Forbidden' }
 }
 
 /**

@@ -8,8 +8,9 @@ import type { FastifyRequest } from 'fastify'
 import { instantMs, userAsOf } from '../../audit/as-of.js'
 import { userHistory } from '../../audit/history.js'
 import { verifyLog, type VerifyResult } from '../../audit/verify.js'
-import type { UserView } from '../../projections/user-queries.js'
+import { getUserById, type UserView } from '../../projections/user-queries.js'
 import { isAllowed } from '../auth/policy.js'
+import { COMPANY_READERS, readScope, scopedEventData, scopedView } from '../auth/scope.js'
 import { problem } from '../plugins/problems.js'
 import { HistoryItem, PageQuery, VerifyResponse } from '../schemas/audit.js'
 import { Paged, problemResponses } from '../schemas/common.js'
@@ -35,20 +36,20 @@ export function pagePosition (query: { after?: number, cursor?: number }): numbe
  * and identity-auditor only, even for a user reading itself.
  */
 export async function userAsOfView (request: FastifyRequest, deps: RouteDeps, userId: string, asOf: string): Promise<UserView | null> {
-  if (request.principal === null || !isAllowed(request.principal, { roles: AUDITORS }, {})) {
-    throw problem.forbidden('Reading a user as of an instant needs identity-auditor or identity-admin.')
+  if (request.principal === null || !isAllowed(request.principal, { roles: AUDITORS, company: COMPANY_READERS }, {})) {
+    throw problem.forbidden('Reading a user as of an instant needs identity-auditor, identity-admin, or company-auditor/company-admin of its company.')
   }
   if (Number.isNaN(instantMs(asOf))) {
     throw problem.badRequest('asOf must be an RFC 3339 instant.', [{ path: '/query/asOf', message: 'must be an RFC 3339 date-time' }])
   }
-  return await userAsOf(deps.commands.store, userId, asOf, nowIso(deps))
+  return scopedView(readScope(request.principal), await userAsOf(deps.commands.store, userId, asOf, nowIso(deps)))
 }
 
 export const auditRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   const store = deps.commands.store
 
   app.get('/users/:id/history', {
-    config: { auth: { roles: AUDITORS } },
+    config: { auth: { roles: AUDITORS, company: COMPANY_READERS } },
     schema: {
       tags: ['audit'],
       summary: 'The user\'s events (its own and its authentication events), oldest first by position, secrets redacted',
@@ -57,9 +58,19 @@ export const auditRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
       response: { 200: Paged(HistoryItem), ...problemResponses(404) }
     }
   }, async (request) => {
+    const scope = readScope(request.principal!)
+    // A company-scoped reader: users linked to its companies now, else as if there were none.
+    if (scope.kind === 'companies' && scopedView(scope, getUserById(deps.db, request.params.id, nowIso(deps))) === null) {
+      throw problem.notFound('No such user.')
+    }
     const page = await userHistory(store, request.params.id, { after: pagePosition(request.query), limit: request.query.limit ?? 50 })
     if (page === null) throw problem.notFound('No such user.')
-    return page
+    if (scope.kind === 'all') return page
+    const items = page.items.flatMap(item => {
+      const data = scopedEventData(scope, item.type, item.data as Record<string, unknown>)
+      return data === null ? [] : [{ ...item, data }]
+    })
+    return { ...page, items }
   })
 
   // One check at a time: concurrent requests share the running one instead of each reading

@@ -16,9 +16,17 @@ import {
 import { AsOfQuery } from '../schemas/audit.js'
 import { userAsOfView } from './audit.js'
 import { caughtUp, commandContext, ifMatchVersion, nowIso, type RouteDeps } from './context.js'
+import { COMPANY_ADMINS, COMPANY_READERS, readScope, scopedView, writeAuthority } from '../auth/scope.js'
+import type { Principal } from '../auth/verification.js'
 
 const READERS = [ROLES.auditor]
 const ADMINS = [ROLES.admin]
+
+/** The user as the caller may see it (itself always), or null: answered as if it did not exist. */
+export function visibleUser (principal: Principal, user: UserView | null): UserView | null {
+  if (user !== null && user.id === principal.userId) return user
+  return scopedView(readScope(principal), user)
+}
 
 /** Sends one user with its strong ETag (the stream revision). */
 export function sendUser (reply: FastifyReply, user: UserView | null, status = 200): UserView {
@@ -28,13 +36,13 @@ export function sendUser (reply: FastifyReply, user: UserView | null, status = 2
 }
 
 export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
-  const userAfter = async (reply: FastifyReply, userId: string, position: number | null) => {
+  const userAfter = async (reply: FastifyReply, principal: Principal, userId: string, position: number | null) => {
     await caughtUp(deps, position, reply)
-    return getUserById(deps.db, userId, nowIso(deps))
+    return visibleUser(principal, getUserById(deps.db, userId, nowIso(deps)))
   }
 
   app.get('/users', {
-    config: { auth: { roles: READERS } },
+    config: { auth: { roles: READERS, company: COMPANY_READERS } },
     schema: {
       tags: ['users'],
       summary: 'List users (filters combine with AND; keyset pagination by username)',
@@ -43,7 +51,13 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     }
   }, async (request) => {
     const { limit, cursor, ...filter } = request.query
-    return listUsers(deps.db, filter, { limit: limit ?? 50, ...(cursor === undefined ? {} : { cursor }) }, nowIso(deps))
+    const scope = readScope(request.principal!)
+    // Another company's id as a filter would tell who else is linked there: it matches nobody.
+    const inCompanies = scope.kind === 'all' ? undefined
+      : filter.companyId !== undefined && !scope.companies.includes(filter.companyId) ? [] : scope.companies
+    const page = listUsers(deps.db, inCompanies === undefined ? filter : { ...filter, inCompanies },
+      { limit: limit ?? 50, ...(cursor === undefined ? {} : { cursor }) }, nowIso(deps))
+    return { ...page, items: page.items.map(user => scopedView(scope, user)!) }
   })
 
   app.get('/users/me', {
@@ -52,7 +66,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
   }, async (request, reply) => sendUser(reply, getUserById(deps.db, request.principal!.userId, nowIso(deps))))
 
   app.get('/users/by-username/:username', {
-    config: { auth: { roles: READERS } },
+    config: { auth: { roles: READERS, company: COMPANY_READERS } },
     schema: { tags: ['users'], summary: 'Look a user up by username', params: UsernameParam, querystring: AsOfQuery, response: { 200: User, ...problemResponses(404) } }
   }, async (request, reply) => {
     let username: string
@@ -61,20 +75,24 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     } catch {
       throw problem.notFound('No such user.')
     }
-    const user = getUserByUsername(deps.db, username, nowIso(deps))
+    const user = visibleUser(request.principal!, getUserByUsername(deps.db, username, nowIso(deps)))
     const { asOf } = request.query
     return sendUser(reply, asOf === undefined || user === null ? user : await userAsOfView(request, deps, user.id, asOf))
   })
 
   app.get('/users/:id', {
-    config: { auth: { roles: READERS, self: 'params.id' } },
+    config: { auth: { roles: READERS, self: 'params.id', company: COMPANY_READERS } },
     schema: { tags: ['users'], summary: 'Read a user', params: UserIdParam, querystring: AsOfQuery, response: { 200: User, ...problemResponses(404) } }
-  }, async (request, reply) => sendUser(reply, request.query.asOf === undefined
-    ? getUserById(deps.db, request.params.id, nowIso(deps))
-    : await userAsOfView(request, deps, request.params.id, request.query.asOf)))
+  }, async (request, reply) => {
+    const user = visibleUser(request.principal!, getUserById(deps.db, request.params.id, nowIso(deps)))
+    const { asOf } = request.query
+    // As of an instant: of a user the caller may see now (a company auditor: linked to its company now).
+    if (asOf === undefined || (user === null && readScope(request.principal!).kind !== 'all')) return sendUser(reply, user)
+    return sendUser(reply, await userAsOfView(request, deps, request.params.id, asOf))
+  })
 
   app.post('/users', {
-    config: { auth: { roles: ADMINS } },
+    config: { auth: { roles: ADMINS, company: COMPANY_ADMINS } },
     schema: {
       tags: ['users'],
       summary: 'Create a user',
@@ -82,13 +100,18 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
       response: { 201: User, ...problemResponses(409, 422, 503) }
     }
   }, async (request, reply) => {
-    const { userId, position } = await registerUser(deps.commands, { phone: null, ...request.body }, commandContext(request, deps))
+    const principal = request.principal!
+    const authority = writeAuthority(principal)
+    const body = { phone: null, ...request.body }
+    // A company admin of one company creates its users there unless it names the company.
+    if (authority.kind === 'company' && body.companies === undefined && authority.companies.length === 1) body.companies = [...authority.companies]
+    const { userId, position } = await registerUser(deps.commands, body, commandContext(request, deps), { authority })
     reply.header('location', `/v1/users/${userId}`)
-    return sendUser(reply, await userAfter(reply, userId, position), 201)
+    return sendUser(reply, await userAfter(reply, principal, userId, position), 201)
   })
 
   app.put('/users/:id', {
-    config: { auth: { roles: ADMINS } },
+    config: { auth: { roles: ADMINS, company: COMPANY_ADMINS } },
     schema: {
       tags: ['users'],
       summary: 'Replace the profile fields (username, roles, status and password are not part of it)',
@@ -98,13 +121,14 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     }
   }, async (request, reply) => {
     const ifMatch = ifMatchVersion(request)
+    const authority = writeAuthority(request.principal!)
     const { position } = await updateProfile(deps.commands, request.params.id, { phone: null, ...request.body },
-      commandContext(request, deps), ifMatch === undefined ? {} : { ifMatch })
-    return sendUser(reply, await userAfter(reply, request.params.id, position))
+      commandContext(request, deps), ifMatch === undefined ? { authority } : { ifMatch, authority })
+    return sendUser(reply, await userAfter(reply, request.principal!, request.params.id, position))
   })
 
   app.put('/users/:id/status', {
-    config: { auth: { roles: ADMINS } },
+    config: { auth: { roles: ADMINS, company: COMPANY_ADMINS } },
     schema: {
       tags: ['users'],
       summary: 'Activate or deactivate a user (activating also ends a lockout)',
@@ -115,14 +139,14 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
   }, async (request, reply) => {
     const { status, reason } = request.body
     const ctx = commandContext(request, deps)
-    const { position } = await changeStatus(deps.commands, request.params.id, status, reason ?? null, ctx)
+    const { position } = await changeStatus(deps.commands, request.params.id, status, reason ?? null, ctx, { authority: writeAuthority(request.principal!) })
     // Deactivation ends every session of the user (SessionRevoked), before the answer.
     const ended = position !== null && status === 'inactive' ? await deps.oauth.endAllSessions(request.params.id, 'user_deactivated', ctx) : null
-    return sendUser(reply, await userAfter(reply, request.params.id, ended?.position ?? position))
+    return sendUser(reply, await userAfter(reply, request.principal!, request.params.id, ended?.position ?? position))
   })
 
   app.put('/users/:id/password', {
-    config: { auth: { roles: ADMINS, self: 'params.id' } },
+    config: { auth: { roles: ADMINS, self: 'params.id', company: COMPANY_ADMINS } },
     schema: {
       tags: ['users'],
       summary: 'Change one\'s own password (currentPassword required) or, as an admin, reset another user\'s',
@@ -142,7 +166,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     }
     const { position } = own
       ? await changeOwnPassword(deps.commands, request.params.id, { currentPassword: currentPassword!, newPassword }, ctx)
-      : await resetPassword(deps.commands, request.params.id, newPassword, ctx)
+      : await resetPassword(deps.commands, request.params.id, newPassword, ctx, { authority: writeAuthority(request.principal!) })
     // A new password ends every session of the user (SessionRevoked), before the answer.
     const ended = await deps.oauth.endAllSessions(request.params.id, own ? 'password_changed' : 'password_reset', ctx)
     await caughtUp(deps, ended.position ?? position, reply)

@@ -65,7 +65,13 @@ export const UserListQuery = Type.Object({
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 }))
 })
 
-export const RoleBody = Type.Object({ roleId: Slug })
+export const RoleBody = Type.Object({
+  roleId: Slug,
+  companyId: Type.Optional(Slug)
+})
+export const RoleRemoveQuery = Type.Object({
+  companyId: Type.Optional(Slug)
+}, { additionalProperties: false })
 export const CompanyBody = Type.Object({ companyId: Slug })
 export const ProviderBody = Type.Object({
   providerId: Slug,
