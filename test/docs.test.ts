@@ -2,10 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import t from 'tap'
 import { renderConfigReference } from '../src/config-docs.js'
 import { renderEventReference } from '../src/domain/event-docs.js'
+import { renderCompanyScopeDoc } from '../src/http/auth/access-table.js'
 
 const generated: [string, () => string][] = [
   ['events.md', renderEventReference],
-  ['configuration.md', renderConfigReference]
+  ['configuration.md', renderConfigReference],
+  ['company-scope.md', renderCompanyScopeDoc]
 ]
 
 for (const [file, render] of generated) {

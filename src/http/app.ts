@@ -93,6 +93,8 @@ declare module 'fastify' {
     mfaTokens: MfaTokens
     /** Who must enrol a second factor first; how recent a step-up must be. */
     secondFactor: SecondFactorPolicy
+    /** Every route registered (method, url), HEAD left out: read by the policy-table test. */
+    routeTable: readonly { readonly method: string, readonly url: string }[]
   }
 }
 
@@ -145,6 +147,12 @@ export async function buildApp (deps: AppDeps): Promise<App> {
   // exist before it is registered; then the OpenAPI collector, before any documented route.
   app.addHook('onRoute', prepareRequestSchemas)
   app.addHook('onRoute', (route) => declareAuth(route, API_PREFIX))
+  // Every route as it was registered: the policy-table test (company-matrix) walks all of /v1.
+  const routes: { method: string, url: string }[] = []
+  app.decorate('routeTable', routes)
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url })
+  })
   await app.register(requestIdPlugin)
   await app.register(problemsPlugin, { mappers: deps.errorMappers ?? [] })
   await app.register(bodyPlugin)

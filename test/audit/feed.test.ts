@@ -86,7 +86,8 @@ t.test('the feed: CloudEvents in position order, paginated, filtered, internal s
     after = Number(page.nextCursor)
   }
   t.same(paged, items)
-  t.equal(pages, Math.ceil(items.length / 7) + (items.length % 7 === 0 ? 1 : 0))
+  // A page filled by the last published event already says null: the scan reached the log's end.
+  t.equal(pages, Math.max(1, Math.ceil(items.length / 7)))
 
   // The type filter: CloudEvents type or domain name, repeatable.
   const byCe = await svc.ok('GET', '/v1/events?type=dev.identity-manager.user.role-assigned.v1', { token: subscriber })

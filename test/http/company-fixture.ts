@@ -22,7 +22,8 @@ export async function openCompanyWorld (t: Test, env: Record<string, string> = {
   for (const [path, body] of [
     ['/v1/companies', { id: A, name: 'Acme' }],
     ['/v1/companies', { id: B, name: 'Globex' }],
-    ['/v1/roles', { id: 'dispatcher', name: 'Dispatcher' }]
+    ['/v1/roles', { id: 'dispatcher', name: 'Dispatcher' }],
+    ['/v1/providers', { id: 'carrier-x', name: 'Carrier X' }]
   ] as const) {
     const res = await svc.call('POST', path, { token: admin, body })
     if (res.statusCode !== 201) throw new Error(`${path}: ${res.statusCode} ${res.body}`)

@@ -30,7 +30,7 @@ const routes = (table: CredentialTable): FastifyPluginAsyncTypebox => async (app
 async function setup (tt: Parameters<typeof buildTestApp>[0], extra: Parameters<typeof buildTestApp>[1] = {}): Promise<TestApp> {
   const table = new CredentialTable()
   const testApp = await buildTestApp(tt, { ...extra, credentials: table, routes: [routes(table)] })
-  testApp.credentials.add({ userId: ALICE, username: 'alice', roles: [] })
+  testApp.credentials.add({ userId: ALICE, username: 'alice', roles: [], companyRoles: [] })
   testApp.credentials.add({ userId: BOB, username: 'bob', roles: ['identity-auditor'] })
   return testApp
 }
@@ -54,7 +54,7 @@ t.test('issued tokens', async (t) => {
 
   const me = await ctx.app.inject({ url: '/v1/me', headers: bearer(body.access_token) })
   t.equal(me.statusCode, 200)
-  t.same(me.json(), { kind: 'user', userId: ALICE, username: 'alice', roles: [], amr: ['pwd'], authTime: null }, 'a token without amr was a password sign-in')
+  t.same(me.json(), { kind: 'user', userId: ALICE, username: 'alice', roles: [], amr: ['pwd'], authTime: null, companyRoles: [] }, 'a token without amr was a password sign-in')
 })
 
 t.test('a missing or foreign Authorization header is a 401 with a bare Bearer challenge', async (t) => {

@@ -106,7 +106,7 @@ t.test('over a real socket', async (t) => {
 
   const me = await fetch(`${base}/v1/me`, { headers: bearer(token) })
   t.equal(me.status, 200)
-  t.same(await me.json(), { kind: 'user', userId: ALICE, username: 'alice', roles: [], amr: ['pwd'], authTime: null })
+  t.same(await me.json(), { kind: 'user', userId: ALICE, username: 'alice', roles: [], amr: ['pwd'], authTime: null, companyRoles: [] })
 
   const anonymous = await fetch(`${base}/v1/me`)
   t.equal(anonymous.status, 401)

@@ -12,6 +12,7 @@ import { Paged, problemResponses } from '../schemas/common.js'
 import { IdTypeCode, Slug } from '../schemas/users.js'
 import { caughtUp, commandContext, type RouteDeps } from './context.js'
 import { ROLES } from '../../domain/roles.js'
+import { COMPANY_READERS } from '../auth/scope.js'
 
 const Name = Type.String({ minLength: 1, maxLength: 200 })
 const Status = Type.Union([Type.Literal('active'), Type.Literal('inactive')])
@@ -33,6 +34,11 @@ interface CatalogSpec {
   /** The mutable fields a client sends (besides name, and status on PUT). */
   readonly fields: Record<string, TSchema>
   readonly view: TSchema
+  /**
+   * Readable by company admins and auditors too (roles to grant, identification types to create
+   * users with); the companies and providers catalogs would show other companies: global readers only.
+   */
+  readonly companyReaders?: boolean
 }
 
 const SPECS: readonly CatalogSpec[] = [
@@ -42,7 +48,8 @@ const SPECS: readonly CatalogSpec[] = [
     tag: 'roles',
     id: Slug,
     fields: { description: Type.Optional(Type.String({ maxLength: 1000 })) },
-    view: Type.Object({ id: Type.String(), name: Type.String(), description: Type.String(), system: Type.Boolean(), status: Status, ...Timestamps }, { title: 'Role' })
+    view: Type.Object({ id: Type.String(), name: Type.String(), description: Type.String(), system: Type.Boolean(), status: Status, ...Timestamps }, { title: 'Role' }),
+    companyReaders: true
   },
   {
     kind: 'company',
@@ -66,11 +73,13 @@ const SPECS: readonly CatalogSpec[] = [
     tag: 'identification types',
     id: IdTypeCode,
     fields: {},
-    view: Type.Object({ id: Type.String(), name: Type.String(), status: Status, ...Timestamps }, { title: 'IdentificationType' })
+    view: Type.Object({ id: Type.String(), name: Type.String(), status: Status, ...Timestamps }, { title: 'IdentificationType' }),
+    companyReaders: true
   }
 ]
 
 const READERS = { auth: { roles: [ROLES.auditor] } }
+const WITH_COMPANY_READERS = { auth: { roles: [ROLES.auditor], company: COMPANY_READERS } }
 const ADMINS = { auth: { roles: [ROLES.admin] } }
 
 export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
@@ -82,8 +91,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, d
       return entry
     }
 
+    const readers = spec.companyReaders === true ? WITH_COMPANY_READERS : READERS
     app.get(`/${spec.path}`, {
-      config: READERS,
+      config: readers,
       schema: {
         tags: [spec.tag],
         summary: `List ${spec.tag} (sorted by id)`,
@@ -101,7 +111,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, d
     })
 
     app.get(`/${spec.path}/:id`, {
-      config: READERS,
+      config: readers,
       schema: { tags: [spec.tag], summary: `Read one of the ${spec.tag}`, params: IdParam, response: { 200: spec.view, ...problemResponses(404) } }
     }, async (request) => one((request.params as { id: string }).id))
 
