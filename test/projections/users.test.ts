@@ -35,6 +35,7 @@ t.test('a user through its lifecycle', async t => {
     roles: ['auditor', 'dispatcher'],
     companies: ['acme', 'globex'],
     providers: [{ providerId: 'carrier-x', externalUserId: 'x-1' }, { providerId: 'carrier-y', externalUserId: null }],
+    companyRoles: [],
     createdAt: at(0),
     updatedAt: at(0),
     version: 0
@@ -43,7 +44,7 @@ t.test('a user through its lifecycle', async t => {
   t.equal(getUserByUsername(db, 'nobody', now), null)
   t.equal(getUserById(db, '01920a3b-0000-7000-8000-000000000000', now), null)
   t.strictSame(getCredentialState(db, ID), {
-    userId: ID, username: 'jdoe', status: 'active', lockedUntil: null, credentialVersion: 0, roles: ['auditor', 'dispatcher']
+    userId: ID, username: 'jdoe', status: 'active', lockedUntil: null, credentialVersion: 0, roles: ['auditor', 'dispatcher'], companyRoles: []
   })
 
   await w.user(ID, 'UserProfileUpdated', {
