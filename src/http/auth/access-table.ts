@@ -47,6 +47,8 @@ const COMPANY_WRITE = r('allow', 'forbidden', 'guarded', 'forbidden', 'forbidden
 const GLOBAL_WRITE = r('allow', 'forbidden', 'see-only', 'forbidden', 'forbidden', 'forbidden')
 const FEED = r('allow', 'allow', 'forbidden', 'forbidden', 'allow', 'forbidden')
 const CATALOG_READ = r('allow', 'allow', 'allow', 'allow', 'forbidden', 'forbidden')
+/** Only the user itself (never a target of another caller). */
+const NOBODY = r('forbidden', 'forbidden', 'forbidden', 'forbidden', 'forbidden', 'forbidden')
 const ANYONE = r('allow', 'allow', 'allow', 'allow', 'allow', 'allow')
 
 const row = (route: string, action: string, rules: Record<CallerKind, Rule>, extra: Partial<AccessRow> = {}): AccessRow =>
@@ -61,6 +63,13 @@ const catalogRows = (path: string, name: string, read: Record<CallerKind, Rule>)
 
 export const ACCESS_TABLE: readonly AccessRow[] = [
   row('POST /v1/authentication', 'sign in', ANYONE),
+  row('POST /v1/authentication/mfa', 'sign in: the second step', ANYONE),
+  row('POST /v1/authentication/step-up', 'prove a second factor again', ANYONE),
+  row('POST /v1/users/:id/mfa/totp', "enrol another user's authenticator (only one's own)", NOBODY),
+  row('POST /v1/users/:id/mfa/totp/verify', "confirm another user's authenticator (only one's own)", NOBODY),
+  row('DELETE /v1/users/:id/mfa/totp', "remove another user's authenticator (one's own, or an identity-admin)", ADMIN_ONLY),
+  row('POST /v1/users/:id/mfa/recovery-codes', "make another user's recovery codes (only one's own)", NOBODY),
+  row('DELETE /v1/users/:id/mfa', "reset a user's second factors", ADMIN_ONLY),
   row('GET /v1/users', 'list and search users', USER_READERS),
   row('GET /v1/users/me', 'read oneself', ANYONE),
   row('GET /v1/users/by-username/:username', 'look a user up by username', USER_READERS),
