@@ -67,6 +67,7 @@ t.test('every /v1 route answers every caller and target as the policy table says
     // The targets have no authenticator: the identity admin gets that 404.
     'DELETE /v1/users/:id/mfa/totp': x => ({ method: 'DELETE', url: `/v1/users/${x!.id}/mfa/totp`, body: { code: '123456' }, okStatus: [404] }),
     'POST /v1/users/:id/mfa/recovery-codes': x => ({ method: 'POST', url: `/v1/users/${x!.id}/mfa/recovery-codes`, body: { code: '123456' } }),
+    'GET /v1/users/:id/mfa': x => ({ method: 'GET', url: `/v1/users/${x!.id}/mfa` }),
     'DELETE /v1/users/:id/mfa': x => ({ method: 'DELETE', url: `/v1/users/${x!.id}/mfa` }),
     'GET /v1/users': () => ({ method: 'GET', url: '/v1/users?limit=200' }),
     'GET /v1/users/me': () => ({ method: 'GET', url: '/v1/users/me' }),

@@ -69,6 +69,7 @@ export const ACCESS_TABLE: readonly AccessRow[] = [
   row('POST /v1/users/:id/mfa/totp/verify', "confirm another user's authenticator (only one's own)", NOBODY),
   row('DELETE /v1/users/:id/mfa/totp', "remove another user's authenticator (one's own, or an identity-admin)", ADMIN_ONLY),
   row('POST /v1/users/:id/mfa/recovery-codes', "make another user's recovery codes (only one's own)", NOBODY),
+  row('GET /v1/users/:id/mfa', "read a user's second factors", GLOBAL_READERS),
   row('DELETE /v1/users/:id/mfa', "reset a user's second factors", ADMIN_ONLY),
   row('GET /v1/users', 'list and search users', USER_READERS),
   row('GET /v1/users/me', 'read oneself', ANYONE),
