@@ -11,6 +11,7 @@
  * shares the key file accepts the same tokens and nothing is stored until the sign-in completes.
  */
 import { createHmac, createPrivateKey, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto'
+import type { SecondFactorAttempt } from '../commands/authentication.js'
 import type { SigningKeys } from './keys.js'
 
 const TOKEN = /^([0-9a-f-]{36})\.([0-9a-f-]{36})\.([0-9]{1,9})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$/
@@ -29,6 +30,17 @@ export interface MfaTokens {
   /** The challenge of a token that verifies and has not expired; null otherwise. */
   verify (token: string): MfaChallenge | null
 }
+
+/**
+ * What a verified token binds the second step to: the user, this one attempt, and the credential
+ * version the password step saw. Every path that completes a sign-in (POST
+ * /v1/authentication/mfa, the sign-in page) takes the binding from here.
+ */
+export const boundAttempt = (challenge: MfaChallenge): Pick<SecondFactorAttempt, 'userId' | 'challenge' | 'credentialVersion'> => ({
+  userId: challenge.userId,
+  challenge: { id: challenge.challengeId, expiresAt: challenge.expiresAt },
+  credentialVersion: challenge.credentialVersion
+})
 
 export function createMfaTokens (options: { secret: Uint8Array, clock: () => Date, ttlSeconds: number }): MfaTokens {
   if (options.secret.byteLength < 32) throw new RangeError('an mfa token secret needs at least 32 bytes')

@@ -22,6 +22,7 @@ import type Provider from 'oidc-provider'
 import { authenticate, completeSecondFactor, type Authenticated, type PasswordStep } from '../commands/authentication.js'
 import { AuthenticationError } from '../commands/errors.js'
 import { deviceOf, rememberDevice } from '../http/device-tokens.js'
+import { boundAttempt } from '../http/mfa-tokens.js'
 import { HttpProblem } from '../http/plugins/problems.js'
 import { caughtUp, commandContext, type RouteDeps } from '../http/routes/context.js'
 import { asIssuerRequest } from './mount.js'
@@ -150,9 +151,7 @@ async function secondFactorStep (step: SignInStep): Promise<void> {
   }
   try {
     const user = await completeSecondFactor(options.mfa, {
-      userId: challenge.userId,
-      challenge: { id: challenge.challengeId, expiresAt: challenge.expiresAt },
-      credentialVersion: challenge.credentialVersion,
+      ...boundAttempt(challenge),
       method,
       code,
       deviceOf: deviceOf(app.deviceTokens, request),

@@ -12,6 +12,7 @@ import { authenticate, completeSecondFactor, stepUp, type Authenticated } from '
 import { AuthenticationError } from '../../commands/errors.js'
 import { requiresSecondFactor, showsSecondFactor } from '../auth/second-factor.js'
 import { deviceOf, rememberDevice } from '../device-tokens.js'
+import { boundAttempt } from '../mfa-tokens.js'
 import { ACCEPT_ILL_FORMED } from '../plugins/validation.js'
 import { AccessTokenResponse, problemResponses } from '../schemas/common.js'
 import { caughtUp, commandContext, type RouteDeps } from './context.js'
@@ -113,9 +114,7 @@ export const authenticationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
     const challenge = app.mfaTokens.verify(token)
     if (challenge === null) throw new AuthenticationError()
     const user = await completeSecondFactor(deps.mfa, {
-      userId: challenge.userId,
-      challenge: { id: challenge.challengeId, expiresAt: challenge.expiresAt },
-      credentialVersion: challenge.credentialVersion,
+      ...boundAttempt(challenge),
       method,
       code,
       deviceOf: deviceOf(app.deviceTokens, request),
