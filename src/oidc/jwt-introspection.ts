@@ -10,7 +10,7 @@
  * This middleware runs around the provider's introspection route. By the time the provider
  * refuses the JWT, it has parsed the body and authenticated the calling client (its own
  * client authentication, secrets compared against our hashes): we then answer in its place,
- * only for a confidential client (the same policy as the provider's `allowedPolicy`), with the
+ * only for a confidential client (`mayIntrospect`, the provider's `allowedPolicy` too), with the
  * same checks every /v1 request makes (`createTokenCheck`): signature by one of our keys,
  * issuer and audience, expiry, and the subject still allowed (credential state, live session,
  * active client). Any other refusal of the provider (no client authentication, a missing token,
@@ -22,6 +22,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider'
 import type { SigningKeys } from '../http/keys.js'
 import { claimsCheck, REQUIRED_CLAIMS, type AccessTokenClaims } from '../http/auth/claims.js'
 import type { Principal } from '../http/auth/verification.js'
+import { mayIntrospect } from './provider.js'
 
 export interface JwtIntrospectionOptions {
   readonly keys: SigningKeys
@@ -81,6 +82,6 @@ export function jwtIntrospection (options: JwtIntrospectionOptions): (ctx: KoaCo
     const token = ctx.oidc.params?.token
     if (client === undefined || typeof token !== 'string') return
     ctx.status = 200
-    ctx.body = client.clientAuthMethod === 'none' ? { active: false } : await inspect(token)
+    ctx.body = mayIntrospect(client) ? await inspect(token) : { active: false }
   }
 }

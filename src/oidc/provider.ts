@@ -132,6 +132,10 @@ function interactionsPolicy (deps: ProviderDeps): ReturnType<typeof interactionP
   return policy
 }
 
+/** RFC 7662 is for the platform's resource servers: confidential clients only (also for JWTs, jwt-introspection.ts). */
+export const mayIntrospect = (client: { readonly clientAuthMethod?: string } | undefined): boolean =>
+  client !== undefined && client.clientAuthMethod !== 'none'
+
 export function createProvider (deps: ProviderDeps): Provider {
   const { config } = deps
   const jwk = createPrivateKey(deps.keys.activePrivateKeyPem()).export({ format: 'jwk' })
@@ -210,8 +214,7 @@ export function createProvider (deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // RFC 7662 is for the platform's resource servers: confidential clients only.
-        allowedPolicy: (ctx: KoaContextWithOIDC) => ctx.oidc.client?.clientAuthMethod !== 'none'
+        allowedPolicy: (ctx: KoaContextWithOIDC) => mayIntrospect(ctx.oidc.client)
       },
       // A client revokes its own tokens only (RFC 7009 §2.1).
       revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
