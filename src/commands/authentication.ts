@@ -29,6 +29,9 @@ export interface Authenticated {
   readonly roles: readonly string[]
   /** Counted the same way by the read model; a token carries it and dies when it changes. */
   readonly credentialVersion: number
+  /** The user's company links and company roles at sign-in (the token's routing claims). */
+  readonly companies: readonly string[]
+  readonly companyRoles: ReadonlyArray<{ readonly companyId: string, readonly roleId: string }>
   readonly position: number | null
 }
 
@@ -173,6 +176,8 @@ const authenticated = (user: ExistingUser, position: number | null): Authenticat
   username: user.username,
   roles: user.roles,
   credentialVersion: user.credentialVersion,
+  companies: user.companies,
+  companyRoles: user.companyRoles,
   position
 })
 

@@ -16,6 +16,7 @@ import type { Config } from '../config.js'
 import type { SigningKeys } from '../http/keys.js'
 import type { SessionIndex } from '../projections/session-index.js'
 import { errorPage, escapeHtml, page, pageCsp } from './pages.js'
+import { companyClaims } from '../http/auth/claims.js'
 import type { GrantSession, TokenStore } from './token-store.js'
 
 /** The resource indicator of the /v1 API: JWT access tokens are issued for it. */
@@ -33,6 +34,9 @@ export interface AccountState {
   readonly lockedUntil: string | null
   readonly credentialVersion: number
   readonly roles: readonly string[]
+  /** Company links and company roles: the tokens' `companies` / `company_roles` routing claims. */
+  readonly companies?: readonly string[]
+  readonly companyRoles?: ReadonlyArray<{ readonly companyId: string, readonly roleId: string }>
   readonly email?: string
   readonly firstName?: string
   readonly lastName?: string
@@ -161,7 +165,7 @@ export function createProvider (deps: ProviderDeps): Provider {
     scopes: ['openid', 'offline_access', 'profile', 'email', API_SCOPE],
     claims: {
       openid: ['sub'],
-      profile: ['preferred_username', 'given_name', 'family_name', 'name'],
+      profile: ['preferred_username', 'given_name', 'family_name', 'name', 'companies', 'company_roles'],
       email: ['email']
     },
     // PKCE S256 for every authorization code, confidential clients included (OAuth 2.1).
@@ -275,7 +279,7 @@ ${form}
       const source = (entities?.RefreshToken ?? entities?.AuthorizationCode) as { amr?: unknown, authTime?: unknown } | undefined
       const amr = Array.isArray(source?.amr) && source.amr.every(a => typeof a === 'string') ? { amr: [...source.amr as string[]].slice(0, 8) } : {}
       const authTime = typeof source?.authTime === 'number' && 'amr' in amr ? { auth_time: Math.floor(source.authTime) } : {}
-      return { sid: t.sid, preferred_username: account.username, roles: [...account.roles], cv: account.credentialVersion, ...amr, ...authTime }
+      return { sid: t.sid, preferred_username: account.username, roles: [...account.roles], cv: account.credentialVersion, ...amr, ...authTime, ...companyClaims(account) }
     },
     findAccount: (_ctx, sub, token) => {
       const account = deps.accounts(sub)
@@ -289,6 +293,7 @@ ${form}
         claims: () => ({
           sub,
           preferred_username: account.username,
+          ...companyClaims(account),
           ...(account.email === undefined ? {} : { email: account.email }),
           ...(account.firstName === undefined ? {} : { given_name: account.firstName }),
           ...(account.lastName === undefined ? {} : { family_name: account.lastName }),

@@ -140,6 +140,8 @@ export interface AccountRow {
   lockedUntil: string | null
   credentialVersion: number
   roles: string[]
+  companies: string[]
+  companyRoles: { companyId: string, roleId: string }[]
   email: string
   firstName: string
   lastName: string
@@ -147,8 +149,8 @@ export interface AccountRow {
 
 /** What the OpenID provider needs of a user: the credential state and the profile claims. */
 export function getAccountState (db: Db, userId: string): AccountRow | null {
-  const row = prepareCached(db, 'SELECT id, username, status, locked_until, credential_version, roles, email, first_name, last_name FROM users WHERE id = ?')
-    .get(userId) as { id: string, username: string, status: 'active' | 'inactive', locked_until: string | null, credential_version: number, roles: string, email: string, first_name: string, last_name: string } | undefined
+  const row = prepareCached(db, 'SELECT id, username, status, locked_until, credential_version, roles, companies, company_roles, email, first_name, last_name FROM users WHERE id = ?')
+    .get(userId) as { id: string, username: string, status: 'active' | 'inactive', locked_until: string | null, credential_version: number, roles: string, companies: string, company_roles: string, email: string, first_name: string, last_name: string } | undefined
   if (row === undefined) return null
   return {
     userId: row.id,
@@ -157,6 +159,8 @@ export function getAccountState (db: Db, userId: string): AccountRow | null {
     lockedUntil: row.locked_until,
     credentialVersion: row.credential_version,
     roles: JSON.parse(row.roles) as string[],
+    companies: JSON.parse(row.companies) as string[],
+    companyRoles: JSON.parse(row.company_roles) as { companyId: string, roleId: string }[],
     email: row.email,
     firstName: row.first_name,
     lastName: row.last_name

@@ -166,6 +166,12 @@ are in a company only; identity-subscriber and business roles may be either.
 - **Decided in the write model:** whether a company admin may change a user is decided from the
   user's own stream at the revision the command is planned on (src/domain/company-scope.ts),
   not from the read model: a user unlinked from the company a moment before is refused.
+- **Tokens carry routing claims**, absent when empty: \`companies\` (the user's linked company
+  ids) and \`company_roles\` (\`{ "<companyId>": ["<roleId>", ...] }\`), in the access tokens of
+  POST /v1/authentication (and its MFA and step-up steps) and of the OpenID provider, and with
+  scope \`profile\` in its ID token / userinfo. They say what held at sign-in; authorization never
+  reads them (the read model decides on every request), so a revoked company role is refused at
+  once even though the token still lists it (test/http/company-token-claims.test.ts).
 
 Rules: \`allow\` any target · \`scoped\` targets linked to one of the caller's companies, others
 404 as if missing · \`guarded\` as scoped, and 403 on a target it may see but not change ·

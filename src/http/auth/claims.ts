@@ -26,7 +26,14 @@ export const AccessTokenClaims = Type.Object({
   /** RFC 8176 methods the sign-in used, e.g. ["pwd", "otp"] (src/http/auth/second-factor.ts). */
   amr: Type.Optional(Type.Array(Type.String({ maxLength: 32 }), { maxItems: 8 })),
   /** When the user last proved a factor for this token (unix seconds): step-up looks at it. */
-  auth_time: Type.Optional(Type.Integer())
+  auth_time: Type.Optional(Type.Integer()),
+  /**
+   * The companies the user is linked to, and the roles it holds in each (issue 13): routing hints
+   * for downstream services. Absent when empty, to keep the token small. Authorization never reads
+   * them: it reads the user's current company roles from the read model, so a revoke applies at once.
+   */
+  companies: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 256 })),
+  company_roles: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 })))
 })
 export type AccessTokenClaims = Static<typeof AccessTokenClaims>
 export const claimsCheck = Compile(AccessTokenClaims)
@@ -45,6 +52,10 @@ export interface TokenSubject {
   readonly amr?: readonly string[]
   /** When the last factor was proved (default: now). */
   readonly authTime?: Date
+  /** The companies the user is linked to (the `companies` claim). */
+  readonly companies?: readonly string[]
+  /** The roles held in a company (the `company_roles` claim, grouped by company). */
+  readonly companyRoles?: ReadonlyArray<{ readonly companyId: string, readonly roleId: string }>
 }
 
 export interface IssuedToken {
@@ -67,6 +78,18 @@ export function claimsFor (subject: TokenSubject, token: { issuer: string, audie
     roles: [...subject.roles],
     cv: subject.credentialVersion,
     ...(subject.sessionId === undefined ? {} : { sid: subject.sessionId }),
-    ...(subject.amr === undefined ? {} : { amr: [...subject.amr], auth_time: Math.floor((subject.authTime ?? now).getTime() / 1000) })
+    ...(subject.amr === undefined ? {} : { amr: [...subject.amr], auth_time: Math.floor((subject.authTime ?? now).getTime() / 1000) }),
+    ...companyClaims(subject)
+  }
+}
+
+/** `companies` and `company_roles` (`{ "<companyId>": ["<roleId>", ...] }`), each only when not empty. */
+export function companyClaims (subject: Pick<TokenSubject, 'companies' | 'companyRoles'>): Pick<AccessTokenClaims, 'companies' | 'company_roles'> {
+  const companies = [...subject.companies ?? []]
+  const byCompany: Record<string, string[]> = {}
+  for (const { companyId, roleId } of subject.companyRoles ?? []) (byCompany[companyId] ??= []).push(roleId)
+  return {
+    ...(companies.length === 0 ? {} : { companies }),
+    ...(Object.keys(byCompany).length === 0 ? {} : { company_roles: byCompany })
   }
 }

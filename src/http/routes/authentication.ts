@@ -138,7 +138,7 @@ export const authenticationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
     const used = await stepUp(deps.mfa, principal.userId, request.body, commandContext(request, deps))
     await caughtUp(deps, used.position, reply)
     reply.header('cache-control', 'no-store')
-    const claims = request.user as { sid?: string, cv?: number }
+    const claims = request.user as { sid?: string, cv?: number, companies?: string[] }
     const amr = [...new Set([...principal.amr, used.amr])]
     return app.issueToken({
       userId: principal.userId,
@@ -146,7 +146,10 @@ export const authenticationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
       roles: principal.roles,
       credentialVersion: claims.cv ?? 0,
       ...(claims.sid === undefined ? {} : { sessionId: claims.sid }),
-      amr
+      amr,
+      // Company roles as the read model has them now; the links as the signed-in token had them.
+      companies: claims.companies ?? [],
+      companyRoles: principal.companyRoles
     })
   })
 }

@@ -82,7 +82,7 @@ export const problemResponses = <S extends ErrorStatus>(...statuses: S[]) =>
 
 /** The body of a successful POST /v1/authentication (RFC 6749 §5.1 names). */
 export const AccessTokenResponse = Type.Object({
-  access_token: Type.String(),
+  access_token: Type.String({ description: 'ES256 JWT. For a user linked to companies it carries `companies` (company ids) and `company_roles` (`{ "<companyId>": ["<roleId>", ...] }`): routing hints; authorization always reads the current state' }),
   token_type: Type.Literal('Bearer'),
   expires_in: Type.Integer({ description: 'Seconds until the token expires' }),
   refresh_token: Type.Optional(Type.String({ description: 'Opaque, single use: exchange it at the token endpoint (grant_type=refresh_token&client_id=idm-api) for a new access token and a new refresh token. Reusing one ends the session.' }))
